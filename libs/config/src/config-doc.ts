@@ -1,0 +1,26 @@
+import { VARIABLES, type Role, type Variable } from './variables';
+
+/** docs/config.md, generated from the variable table so the two cannot disagree. */
+export function renderConfigDoc(): string {
+  const lines = [
+    '# Configuration',
+    '',
+    'Every Herald service is configured by environment variables only. Each service reads the',
+    'variables of its role, checks every value when it starts, and refuses to start with a message',
+    'naming the variable when a value is wrong (for example',
+    '`HERALD_CONNECTOR_PORT: must be between 0 and 65535, got 70000`). The configuration is frozen',
+    'once read.',
+    '',
+    'This file is generated from `libs/config/src/variables.ts` by `npm run docs:config`; a test fails',
+    'when the two differ.',
+    '',
+    '| variable | roles | default | meaning |',
+    '|---|---|---|---|',
+  ];
+  for (const variable of Object.values(VARIABLES) as Variable<unknown>[]) {
+    const roles = (variable.roles as Role[]).join(', ');
+    lines.push(`| \`${variable.env}\` | ${roles} | ${variable.defaultText} | ${variable.doc.replace(/\|/g, '\\|')} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,4 @@
+export * from './config-error';
+export * from './redis-target';
+export * from './variables';
+export * from './config-doc';

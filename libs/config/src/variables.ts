@@ -1,0 +1,273 @@
+import { ConfigError } from './config-error';
+import { parseRedisTarget, type RedisTarget } from './redis-target';
+
+/** The three service roles of DESIGN.md. */
+export type Role = 'connector' | 'logic' | 'worker';
+
+/**
+ * One environment variable: its name, the roles that read it, its default and its documentation, in
+ * one place (docs/config.md is generated from this table; see scripts/gen-config-doc.mjs).
+ */
+export interface Variable<T> {
+  readonly env: string;
+  readonly roles: readonly Role[];
+  readonly doc: string;
+  /** `undefined` means required. */
+  readonly default: T | undefined;
+  /** How the default reads in docs/config.md. */
+  readonly defaultText: string;
+  /** Turns the raw text into a value; throws a reason string when the text is wrong. */
+  readonly parse: (raw: string) => T;
+}
+
+const ALL: readonly Role[] = ['connector', 'logic', 'worker'];
+
+function fail(reason: string): never {
+  throw reason;
+}
+
+function integer(min: number, max: number) {
+  return (raw: string): number => {
+    if (!/^-?\d+$/.test(raw.trim())) fail(`must be an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) fail(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+function oneOf<T extends string>(...values: T[]) {
+  return (raw: string): T => {
+    if (!(values as string[]).includes(raw)) fail(`must be one of ${values.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
+}
+
+function boolean(raw: string): boolean {
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  return fail(`must be true or false, got "${raw}"`);
+}
+
+const port = integer(0, 65535);
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Every variable Herald reads. Keys are the config field names the services use. */
+export const VARIABLES = {
+  redis: {
+    env: 'HERALD_REDIS_URL',
+    roles: ALL,
+    doc: '`redis://[:password@]host:port[/db]` (or `rediss://`); a comma-separated list of `host:port` means Redis Cluster. `npm start` sets it to the private redis-server it runs under `.herald/` when unset.',
+    default: { kind: 'single', url: 'redis://127.0.0.1:6379' } as RedisTarget,
+    defaultText: '`redis://127.0.0.1:6379` (`npm start`: its private redis-server)',
+    parse: (raw: string): RedisTarget => {
+      const target = parseRedisTarget(raw);
+      return typeof target === 'string' ? fail(target) : target;
+    },
+  },
+  redisPrefix: {
+    env: 'HERALD_REDIS_PREFIX',
+    roles: ALL,
+    doc: 'Prefix of every Redis key, pub/sub channel and BullMQ queue Herald uses, so that several deployments (or test runs) can share one Redis. Letters, digits, `_`, `-`, `.`, ending in `:`.',
+    default: 'h:',
+    defaultText: '`h:`',
+    parse: (raw: string) => (/^[A-Za-z0-9_.\-]{1,32}:$/.test(raw) ? raw : fail(`must match [A-Za-z0-9_.-]{1,32} followed by ":", got "${raw}"`)),
+  },
+  bind: {
+    env: 'HERALD_BIND',
+    roles: ['connector', 'logic'],
+    doc: 'Address the HTTP and socket.io servers listen on.',
+    default: '127.0.0.1',
+    defaultText: '`127.0.0.1`',
+    parse: (raw: string) => (/^[0-9A-Za-z.:\-]+$/.test(raw) ? raw : fail(`is not an address, got "${raw}"`)),
+  },
+  logLevel: {
+    env: 'HERALD_LOG_LEVEL',
+    roles: ALL,
+    doc: 'pino log level.',
+    default: 'info' as LogLevel,
+    defaultText: '`info`',
+    parse: oneOf<LogLevel>('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+  connectorPort: {
+    env: 'HERALD_CONNECTOR_PORT',
+    roles: ['connector'],
+    doc: 'socket.io (and `/health`) port of a connector. `0` picks a free port (logged on start).',
+    default: 21314,
+    defaultText: '`21314`',
+    parse: port,
+  },
+  logicPort: {
+    env: 'HERALD_LOGIC_PORT',
+    roles: ['logic'],
+    doc: 'REST port of logic. `0` picks a free port (logged on start).',
+    default: 10002,
+    defaultText: '`10002`',
+    parse: port,
+  },
+  adminName: {
+    env: 'HERALD_ADMIN_NAME',
+    roles: ['logic'],
+    doc: 'User name of the `/api/admin/*` Basic credentials.',
+    default: 'admin',
+    defaultText: '`admin`',
+    parse: (raw: string) => (/^[^:\s]{1,64}$/.test(raw) ? raw : fail('must be 1–64 characters without ":" or spaces')),
+  },
+  adminPassword: {
+    env: 'HERALD_ADMIN_PASSWORD',
+    roles: ['logic'],
+    doc: 'Password of the `/api/admin/*` Basic credentials. Required; `npm start` generates one into `.herald/admin-password` when unset and prints it.',
+    default: undefined,
+    defaultText: 'required (`npm start` generates one)',
+    parse: (raw: string) => (raw.length >= 8 && raw.length <= 256 ? raw : fail('must be 8 to 256 characters long')),
+  },
+  offlineDelayMs: {
+    env: 'HERALD_OFFLINE_DELAY_MS',
+    roles: ['connector', 'logic'],
+    doc: 'How long after a push with `leaveMessage` the offline step waits for acks before it stores the message for clients that did not ack.',
+    default: 5000,
+    defaultText: '`5000`',
+    parse: integer(0, 3_600_000),
+  },
+  duplicateClient: {
+    env: 'HERALD_DUPLICATE_CLIENT',
+    roles: ['connector'],
+    doc: 'A second connection with the same clientId: `kick` disconnects the old one (on whatever connector), `reject` refuses the new one with `socket.id conflict`.',
+    default: 'kick' as 'kick' | 'reject',
+    defaultText: '`kick`',
+    parse: oneOf('kick', 'reject'),
+  },
+  callbackTimeoutMs: {
+    env: 'HERALD_CALLBACK_TIMEOUT_MS',
+    roles: ['connector'],
+    doc: "How long a namespace's connect callback may take before the handshake fails.",
+    default: 5000,
+    defaultText: '`5000`',
+    parse: integer(1, 120_000),
+  },
+  namespaceOfflineDelayMs: {
+    env: 'HERALD_NAMESPACE_OFFLINE_DELAY_MS',
+    roles: ['connector'],
+    doc: 'Upper bound of the random delay before a namespace switched offline drops its sockets. Unset: the seed rule `min(5000 + 100 × connected sockets, 300000)`.',
+    default: null as number | null,
+    defaultText: 'the seed rule',
+    parse: integer(0, 3_600_000),
+  },
+  clientPushIntervalMs: {
+    env: 'HERALD_CLIENT_PUSH_INTERVAL_MS',
+    roles: ['connector'],
+    doc: 'Minimum interval between two client-originated pushes of one socket.',
+    default: 1000,
+    defaultText: '`1000`',
+    parse: integer(0, 3_600_000),
+  },
+  allowedOrigins: {
+    env: 'HERALD_ALLOWED_ORIGINS',
+    roles: ['connector'],
+    doc: 'Comma-separated Origin allow-list for socket handshakes. Unset allows every origin, which lets any web page open sockets as your users: set it in production when browsers connect.',
+    default: null as readonly string[] | null,
+    defaultText: 'unset (any origin)',
+    parse: (raw: string): readonly string[] => {
+      const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      if (list.length === 0) fail('must list at least one origin');
+      for (const origin of list) {
+        if (!/^https?:\/\/[^/\s]+$/.test(origin)) fail(`"${origin}" is not an origin like https://app.example.com`);
+      }
+      return Object.freeze(list);
+    },
+  },
+  allowEio3: {
+    env: 'HERALD_ALLOW_EIO3',
+    roles: ['connector'],
+    doc: 'Accept socket.io v2 clients (Engine.IO protocol 3) beside v4 clients, for apps built for the seed systems.',
+    default: true,
+    defaultText: '`true`',
+    parse: boolean,
+  },
+  maxPayloadBytes: {
+    env: 'HERALD_MAX_PAYLOAD_BYTES',
+    roles: ['connector'],
+    doc: 'Largest socket.io message a client may send (`maxHttpBufferSize`).',
+    default: 65536,
+    defaultText: '`65536`',
+    parse: integer(1024, 16 * 1024 * 1024),
+  },
+  legacyClientHours: {
+    env: 'HERALD_LEGACY_CLIENT_HOURS',
+    roles: ['logic'],
+    doc: 'A client not seen for this many hours is "legacy" for `POST /api/admin/clear-legacy-client`.',
+    default: 240,
+    defaultText: '`240`',
+    parse: integer(1, 24 * 365 * 10),
+  },
+  apnsHost: {
+    env: 'HERALD_APNS_HOST',
+    roles: ['worker'],
+    doc: "Send every APNs request to this host instead of Apple's (`api.push.apple.com` / `api.sandbox.push.apple.com`): a staging endpoint or a mock.",
+    default: null as string | null,
+    defaultText: "Apple's hosts",
+    parse: (raw: string) => (/^[0-9A-Za-z.\-:]+$/.test(raw) ? raw : fail(`is not a host name, got "${raw}"`)),
+  },
+  apnsPort: {
+    env: 'HERALD_APNS_PORT',
+    roles: ['worker'],
+    doc: 'Port of the APNs endpoint.',
+    default: 443,
+    defaultText: '`443`',
+    parse: integer(1, 65535),
+  },
+  apnsCa: {
+    env: 'HERALD_APNS_CA',
+    roles: ['worker'],
+    doc: 'PEM file of the CA that signs the APNs endpoint (for a mock or a TLS-inspecting proxy).',
+    default: null as string | null,
+    defaultText: 'system CAs',
+    parse: (raw: string) => (raw.length > 0 ? raw : fail('must be a file path')),
+  },
+} as const satisfies Record<string, Variable<unknown>>;
+
+export type VariableName = keyof typeof VARIABLES;
+type ValueOf<K extends VariableName> = (typeof VARIABLES)[K] extends Variable<infer T> ? T : never;
+
+/** Variables each role reads (derived from the table, so docs and checks cannot drift). */
+type RoleVars<R extends Role> = {
+  [K in VariableName as R extends (typeof VARIABLES)[K]['roles'][number] ? K : never]: ValueOf<K>;
+};
+
+export type ConnectorConfig = Readonly<RoleVars<'connector'>>;
+export type LogicConfig = Readonly<RoleVars<'logic'>>;
+export type WorkerConfig = Readonly<RoleVars<'worker'>>;
+export interface ConfigByRole {
+  connector: ConnectorConfig;
+  logic: LogicConfig;
+  worker: WorkerConfig;
+}
+
+/**
+ * Reads the configuration of one role from `env`, validates every value and returns it frozen.
+ * Throws a `ConfigError` naming the first wrong variable; `main` prints it and exits 1.
+ */
+export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv): ConfigByRole[R] {
+  const out: Record<string, unknown> = {};
+  for (const [key, variable] of Object.entries(VARIABLES) as [VariableName, Variable<unknown>][]) {
+    if (!variable.roles.includes(role)) continue;
+    const raw = env[variable.env];
+    if (raw === undefined || raw === '') {
+      if (variable.default === undefined) throw new ConfigError(variable.env, 'is required');
+      out[key] = variable.default;
+      continue;
+    }
+    try {
+      out[key] = variable.parse(raw);
+    } catch (reason) {
+      if (typeof reason !== 'string') throw reason;
+      throw new ConfigError(variable.env, reason);
+    }
+  }
+  return Object.freeze(out) as unknown as ConfigByRole[R];
+}
+
+/** Overrides for tests and embedders: the same validation as `loadConfig`, from literal values. */
+export function configFrom<R extends Role>(role: R, env: Record<string, string | undefined>): ConfigByRole[R] {
+  return loadConfig(role, env as NodeJS.ProcessEnv);
+}

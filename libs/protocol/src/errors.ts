@@ -1,0 +1,100 @@
+/**
+ * The error catalogue: one entry per failure a client or a third-party server can see.
+ *
+ * `msg` is the seed's text where the seed had one (spec/seed-behaviour.md, 002), because existing
+ * clients and admin UIs match on it. `status` is the HTTP status for REST answers; socket acks carry
+ * it as `status` too. `code` is stable and documented in docs/api.md.
+ */
+export interface CatalogueEntry {
+  readonly code: string;
+  readonly msg: string;
+  readonly status: number;
+}
+
+function entry(code: string, msg: string, status: number): CatalogueEntry {
+  return Object.freeze({ code, msg, status });
+}
+
+export const Errors = Object.freeze({
+  // --- authentication (REST) ---
+  NEED_AUTHORIZATION: entry('NEED_AUTHORIZATION', 'need authorization', 400),
+  NAMESPACE_NOT_FOUND: entry('NAMESPACE_NOT_FOUND', 'namespace not found', 400),
+  PASSWD_ERROR: entry('PASSWD_ERROR', 'passwd error', 401),
+  AUTH_ERROR: entry('AUTH_ERROR', 'auth error', 401),
+  TOO_MANY_ATTEMPTS: entry('TOO_MANY_ATTEMPTS', 'too many failed attempts, retry later', 429),
+
+  // --- push request (seed validation order) ---
+  ROOM_EMPTY: entry('ROOM_EMPTY', 'room can not be empty', 400),
+  ROOM_INVALID: entry('ROOM_INVALID', 'room invalid', 400),
+  PUSH_DATA_INVALID: entry('PUSH_DATA_INVALID', 'pushData can not be empty and must be an Object', 400),
+  EXCEPT_INVALID: entry('EXCEPT_INVALID', 'except must be string', 400),
+  NAMESPACE_OFFLINE: entry('NAMESPACE_OFFLINE', 'this namespace offline', 400),
+  EXPIRE_INVALID: entry('EXPIRE_INVALID', 'expire invalid', 400),
+  APS_DATA_TOO_LARGE: entry('APS_DATA_TOO_LARGE', 'pushData.apsData size must be less then 4000 bytes', 400),
+  LEAVE_MESSAGE_INVALID: entry('LEAVE_MESSAGE_INVALID', 'leaveMessage must be boolean', 400),
+  APNS_NAME_INVALID: entry('APNS_NAME_INVALID', 'apnsName must be string', 400),
+  EXTRA_INVALID: entry('EXTRA_INVALID', 'extra must be string', 400),
+
+  // --- reports ---
+  ID_NOT_EXISTS: entry('ID_NOT_EXISTS', 'this id not exists', 400),
+
+  // --- namespaces ---
+  KEY_IS_NULL: entry('KEY_IS_NULL', 'key is null', 400),
+  NAMESPACE_INVALID: entry('NAMESPACE_INVALID', 'namespace invalid', 400),
+  NAMESPACE_MUST_BE_OFFLINE: entry('NAMESPACE_MUST_BE_OFFLINE', 'namespace must be set offline on', 400),
+
+  // --- generic request shape ---
+  BODY_INVALID: entry('BODY_INVALID', 'request body invalid', 400),
+  QUERY_INVALID: entry('QUERY_INVALID', 'request query invalid', 400),
+  PARAMS_INVALID: entry('PARAMS_INVALID', 'request params invalid', 400),
+  UNKNOWN_FIELD: entry('UNKNOWN_FIELD', 'unknown field', 400),
+  CONTENT_TYPE_INVALID: entry('CONTENT_TYPE_INVALID', 'content-type must be application/json', 415),
+  JSON_INVALID: entry('JSON_INVALID', 'body is not valid JSON', 400),
+  BODY_TOO_LARGE: entry('BODY_TOO_LARGE', 'request body too large', 413),
+  ROUTE_NOT_FOUND: entry('ROUTE_NOT_FOUND', 'route not found', 404),
+  METHOD_NOT_ALLOWED: entry('METHOD_NOT_ALLOWED', 'method not allowed', 405),
+
+  // --- server side ---
+  STORE_UNAVAILABLE: entry('STORE_UNAVAILABLE', 'service unavailable, retry later', 503),
+  INTERNAL: entry('INTERNAL', 'internal error', 500),
+
+  // --- socket handshake (connect_error message texts of the seed) ---
+  HS_NAMESPACE_NOT_FOUND: entry('HS_NAMESPACE_NOT_FOUND', 'this namespace not found', 400),
+  HS_NAMESPACE_OFFLINE: entry('HS_NAMESPACE_OFFLINE', 'this namespace offline', 400),
+  HS_UUID_INVALID: entry('HS_UUID_INVALID', 'uuid invalid', 400),
+  HS_USERID_INVALID: entry('HS_USERID_INVALID', 'userid invalid', 400),
+  HS_PLATFORM_INVALID: entry('HS_PLATFORM_INVALID', 'platform invalid', 400),
+  HS_ACTIVITY_BROADCAST_INVALID: entry('HS_ACTIVITY_BROADCAST_INVALID', 'activityBroadcast invalid', 400),
+  HS_CONFLICT: entry('HS_CONFLICT', 'socket.id conflict', 409),
+  HS_UNAVAILABLE: entry('HS_UNAVAILABLE', 'server busy, retry later', 503),
+
+  // --- socket events (ack bodies) ---
+  EVENT_PAYLOAD_INVALID: entry('EVENT_PAYLOAD_INVALID', 'payload invalid', 400),
+  JOIN_ROOM_ERROR: entry('JOIN_ROOM_ERROR', 'joinOrleaveRoom error: Error: room invalid', 500),
+  FORBIDDEN: entry('FORBIDDEN', 'Forbidden', 403),
+});
+
+export type ErrorName = keyof typeof Errors;
+
+/**
+ * A failure that maps to one catalogue entry. `detail` names the offending field or value when
+ * that helps the caller; it never carries a secret.
+ */
+export class HeraldError extends Error {
+  override readonly name = 'HeraldError';
+  readonly code: string;
+  readonly status: number;
+  readonly detail: string | undefined;
+
+  constructor(readonly entry: CatalogueEntry, detail?: string) {
+    super(detail === undefined ? entry.msg : `${entry.msg}: ${detail}`);
+    this.code = entry.code;
+    this.status = entry.status;
+    this.detail = detail;
+  }
+
+  /** The JSON body of an error answer: `{code, msg}`. */
+  toBody(): { code: string; msg: string } {
+    return { code: this.code, msg: this.message };
+  }
+}

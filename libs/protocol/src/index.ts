@@ -1,0 +1,6 @@
+export * from './names';
+export * from './errors';
+export * from './schemas';
+export * from './events';
+export * from './validator';
+export * from './push-request';

@@ -1,0 +1,53 @@
+/**
+ * Names that clients and third-party servers choose: namespaces, rooms, user ids and device uuids.
+ *
+ * The seed validated all of them with `key_reg: '^[\\\w.\\\d\-$#/]+$'` from a single-quoted YAML
+ * string, which keeps the backslashes: word characters, `.`, `-`, `$`, `#`, `/` and a literal
+ * backslash are allowed (spec/seed-behaviour.md, 002 "Config keys"). Herald keeps exactly that class
+ * so that every name a seed client used is still accepted. None of these characters is `{`, `}`, `|`
+ * or `:`, which the Redis key schema uses as separators and hash-tag delimiters.
+ */
+export const NAME_PATTERN = /^[\w.\-$#/\\]+$/;
+
+/** Length limits of the seed config (`room_max_length` …, `namespace_max_length`). */
+export const NAME_LIMITS = {
+  namespace: 50,
+  room: 100,
+  userid: 100,
+  uuid: 100,
+} as const;
+
+export type NameKind = keyof typeof NAME_LIMITS;
+
+/** True when `value` is a string the seed would have accepted for a name of this kind. */
+export function isValidName(kind: NameKind, value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    value.length <= NAME_LIMITS[kind] &&
+    NAME_PATTERN.test(value) &&
+    (kind !== 'namespace' || value.startsWith('/'))
+  );
+}
+
+export const PLATFORMS = ['web', 'android', 'ios'] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+export function isPlatform(value: unknown): value is Platform {
+  return typeof value === 'string' && (PLATFORMS as readonly string[]).includes(value);
+}
+
+/** Every client is in the room of its user (seed `user_room_prefix`). */
+export const USER_ROOM_PREFIX = 'user_';
+
+export function userRoom(userid: string): string {
+  return USER_ROOM_PREFIX + userid;
+}
+
+/**
+ * `clientId = <namespace>#<userid>#<platform>-<uuid>`: built from what the client sends, so that the
+ * data kept for a client does not depend on which connector holds its socket.
+ */
+export function clientIdOf(namespace: string, userid: string, platform: Platform, uuid: string): string {
+  return `${namespace}#${userid}#${platform}-${uuid}`;
+}

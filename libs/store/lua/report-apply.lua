@@ -1,0 +1,51 @@
+--[[
+  Applies a batch of report updates of one namespace: client acks and online delivery counts.
+  Each ack is counted once per client; updates for messages that no longer exist (expired or
+  unknown ids) are ignored and never re-create a report.
+
+  Input (variable number of keys, two per update):
+    KEYS[2i-1] message hash of update i              ({nsp}:m:<id>)
+    KEYS[2i]   ack set of update i, for acks          ({nsp}:a:<id>:<platform>)
+               (for an online count, the message hash again)
+
+    ARGV[3i-2] kind of update i: 'a' (ack) or 'o' (online deliveries)
+    ARGV[3i-1] the acking clientId ('a') or the number of sockets written to ('o')
+    ARGV[3i]   the acking client's platform: web, android or ios ('a'); '' ('o')
+
+  Output:
+    the number of updates that changed the report
+
+  Effects:
+    'a': SADD the clientId to the ack set; when it was new, HINCRBY ackCount and, for ios and
+         android, ackIOSCount / ackAndroidCount; the ack set expires with the message.
+    'o': HINCRBY onlineClientCount by the count.
+    All keys share the {nsp} hash tag.
+]]
+local applied = 0
+for i = 1, #KEYS / 2 do
+  local msg = KEYS[2 * i - 1]
+  local kind = ARGV[3 * i - 2]
+  local ttl = redis.call('PTTL', msg)
+  if ttl ~= -2 then
+    if kind == 'a' then
+      local acks = KEYS[2 * i]
+      if redis.call('SADD', acks, ARGV[3 * i - 1]) == 1 then
+        redis.call('HINCRBY', msg, 'ackCount', 1)
+        local platform = ARGV[3 * i]
+        if platform == 'ios' then
+          redis.call('HINCRBY', msg, 'ackIOSCount', 1)
+        elseif platform == 'android' then
+          redis.call('HINCRBY', msg, 'ackAndroidCount', 1)
+        end
+        if ttl > 0 then
+          redis.call('PEXPIRE', acks, ttl)
+        end
+        applied = applied + 1
+      end
+    elseif kind == 'o' then
+      redis.call('HINCRBY', msg, 'onlineClientCount', tonumber(ARGV[3 * i - 1]))
+      applied = applied + 1
+    end
+  end
+end
+return applied

@@ -1,0 +1,21 @@
+--[[
+  Records that a client joined a room: online now, and a member for offline delivery.
+
+  Input:
+    KEYS[1] online clients of the room                ({nsp|room}:on)
+    KEYS[2] online clients of the room, its platform  ({nsp|room}:on:<platform>)
+    KEYS[3] members of the room                       ({nsp|room}:all)
+    KEYS[4] members of the room, its platform         ({nsp|room}:all:<platform>)
+    ARGV[1] clientId
+
+  Output:
+    1 when the client was not online in the room before, else 0
+
+  Effects:
+    SADD the clientId to the four sets (same hash tag).
+]]
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('SADD', KEYS[3], ARGV[1])
+redis.call('SADD', KEYS[4], ARGV[1])
+return added

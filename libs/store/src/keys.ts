@@ -1,0 +1,99 @@
+import type { Platform } from '@herald/protocol';
+
+/**
+ * The Redis key schema (docs/data-model.md explains each key).
+ *
+ * Hash tags: every key of one namespace's messages shares the tag `{<nsp>}`; every key of one room
+ * shares `{<nsp>|<room>}`. A Lua script only touches keys of one tag, so it runs on Redis Cluster
+ * (all its keys hash to one slot). Names can never contain `{`, `}`, `|` or `:` (names.ts), so a
+ * tag cannot be forged by a room or namespace name.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  // ---- namespaces (not tagged: single-key operations only)
+
+  /** zset of namespace names (score 0), the registry. */
+  namespaceIndex(): string {
+    return `${this.prefix}ns`;
+  }
+
+  /** hash of one namespace's settings. */
+  namespace(nsp: string): string {
+    return `${this.prefix}ns:${nsp}`;
+  }
+
+  /** pub/sub channel announcing namespace saves and deletions. */
+  namespaceChannel(): string {
+    return `${this.prefix}ns-changed`;
+  }
+
+  // ---- messages, reports, history: tag {<nsp>}
+
+  private nsTag(nsp: string): string {
+    return `${this.prefix}{${nsp}}`;
+  }
+
+  /** string counter of message ids in a namespace. */
+  messageSeq(nsp: string): string {
+    return `${this.nsTag(nsp)}:seq`;
+  }
+
+  /** Prefix of message hashes; the push script appends the id. */
+  messagePrefix(nsp: string): string {
+    return `${this.nsTag(nsp)}:m:`;
+  }
+
+  /** hash of one message and its delivery report. */
+  message(nsp: string, id: number | string): string {
+    return `${this.messagePrefix(nsp)}${id}`;
+  }
+
+  /** set of clientIds of one platform that acked a message. */
+  acks(nsp: string, id: number | string, platform: Platform): string {
+    return `${this.nsTag(nsp)}:a:${id}:${platform}`;
+  }
+
+  /** list of the namespace's newest message ids (report history). */
+  history(nsp: string): string {
+    return `${this.nsTag(nsp)}:hist`;
+  }
+
+  // ---- room membership: tag {<nsp>|<room>}
+
+  private roomTag(nsp: string, room: string): string {
+    return `${this.prefix}{${nsp}|${room}}`;
+  }
+
+  /** set of clientIds online in the room (all platforms). */
+  roomOnline(nsp: string, room: string): string {
+    return `${this.roomTag(nsp, room)}:on`;
+  }
+
+  /** set of clientIds of one platform online in the room. */
+  roomOnlineBy(nsp: string, room: string, platform: Platform): string {
+    return `${this.roomTag(nsp, room)}:on:${platform}`;
+  }
+
+  /** set of every clientId that joined the room and did not leave it (offline delivery targets). */
+  roomMembers(nsp: string, room: string): string {
+    return `${this.roomTag(nsp, room)}:all`;
+  }
+
+  /** the same, one platform. */
+  roomMembersBy(nsp: string, room: string, platform: Platform): string {
+    return `${this.roomTag(nsp, room)}:all:${platform}`;
+  }
+
+  // ---- socket.io and BullMQ
+
+  /** Channel prefix of the socket.io Redis adapter and emitter. */
+  socketIoChannel(): string {
+    return `${this.prefix}sio`;
+  }
+
+  /** BullMQ prefix of Herald's queues. */
+  queuePrefix(): string {
+    return `${this.prefix}q`;
+  }
+}

@@ -1,0 +1,125 @@
+import { PLATFORMS, type Platform, type PushRequest } from '@herald/protocol';
+import type { Keys } from './keys';
+import type { RedisClient } from './redis-connection';
+import type { Scripts } from './scripts';
+
+/** Seed `push_message_list_max_limit`: the history keeps the newest 1000 ids per namespace. */
+export const HISTORY_LENGTH = 1000;
+
+/** A stored message with its delivery report, numbers as numbers. */
+export interface MessageReport {
+  readonly id: number;
+  readonly namespace: string;
+  readonly room: string;
+  readonly pushData: Record<string, unknown>;
+  readonly sendDate: number;
+  readonly expire: number;
+  readonly leaveMessage: boolean;
+  readonly apnsName: string | undefined;
+  readonly except: string | undefined;
+  readonly extra: string | undefined;
+  readonly from: string | undefined;
+  readonly onlineClientCount: number;
+  readonly ackCount: number;
+  readonly ackIOSCount: number;
+  readonly ackAndroidCount: number;
+  readonly apnsCount: number;
+  readonly apnsSuccessCount: number;
+  readonly apnsEnv: string | undefined;
+  readonly result: string;
+}
+
+const COUNTERS = ['onlineClientCount', 'ackCount', 'ackIOSCount', 'ackAndroidCount', 'apnsCount', 'apnsSuccessCount'] as const;
+
+export interface StoredMessage {
+  readonly id: number;
+  readonly sendDate: number;
+}
+
+export class MessageStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly scripts: Scripts,
+  ) {}
+
+  /**
+   * Stores a push (message, report counters, history entry) in one script and returns its id.
+   * Nothing is published here: the caller publishes only after this resolved.
+   */
+  async store(namespace: string, push: PushRequest, from?: string): Promise<StoredMessage> {
+    const sendDate = Date.now();
+    const args: (string | number)[] = [
+      this.keys.messagePrefix(namespace),
+      Math.ceil(push.expire * 3600),
+      HISTORY_LENGTH,
+      'namespace', namespace,
+      'room', push.room,
+      'pushData', JSON.stringify(push.pushData),
+      'sendDate', sendDate,
+      'expire', push.expire,
+      'leaveMessage', push.leaveMessage ? 'true' : 'false',
+      'result', '',
+    ];
+    if (push.apnsName !== undefined) args.push('apnsName', push.apnsName);
+    if (push.except !== undefined) args.push('except', push.except);
+    if (push.extra !== undefined) args.push('extra', push.extra);
+    if (from !== undefined) args.push('from', from);
+    for (const counter of COUNTERS) args.push(counter, 0);
+    const id = await this.scripts.pushStore(this.keys.messageSeq(namespace), this.keys.history(namespace), args);
+    return { id, sendDate };
+  }
+
+  /** The report of one message, or null when the id is unknown or expired. */
+  async report(namespace: string, id: number): Promise<MessageReport | null> {
+    const h = await this.redis.hgetall(this.keys.message(namespace, id));
+    if (!h['id']) return null;
+    const num = (field: string) => Number(h[field] ?? 0);
+    return {
+      id: num('id'),
+      namespace: h['namespace'] ?? namespace,
+      room: h['room'] ?? '',
+      pushData: JSON.parse(h['pushData'] ?? '{}') as Record<string, unknown>,
+      sendDate: num('sendDate'),
+      expire: num('expire'),
+      leaveMessage: h['leaveMessage'] === 'true',
+      apnsName: h['apnsName'],
+      except: h['except'],
+      extra: h['extra'],
+      from: h['from'],
+      onlineClientCount: num('onlineClientCount'),
+      ackCount: num('ackCount'),
+      ackIOSCount: num('ackIOSCount'),
+      ackAndroidCount: num('ackAndroidCount'),
+      apnsCount: num('apnsCount'),
+      apnsSuccessCount: num('apnsSuccessCount'),
+      apnsEnv: h['apnsEnv'],
+      result: h['result'] ?? '',
+    };
+  }
+
+  /** Client ids that acked, per platform, at most `limit` each. */
+  async ackDetail(namespace: string, id: number, limit: number): Promise<Record<Platform, { ids: string[]; truncated: boolean }>> {
+    const out = {} as Record<Platform, { ids: string[]; truncated: boolean }>;
+    for (const platform of PLATFORMS) {
+      const key = this.keys.acks(namespace, id, platform);
+      const total = await this.redis.scard(key);
+      let ids: string[];
+      if (total <= limit) {
+        ids = await this.redis.smembers(key);
+      } else {
+        // SSCAN in pages: never one giant reply for a huge ack set.
+        const seen = new Set<string>();
+        let cursor = '0';
+        do {
+          const [next, page] = await this.redis.sscan(key, cursor, 'COUNT', 500);
+          for (const member of page) if (seen.size < limit) seen.add(member);
+          cursor = next;
+        } while (cursor !== '0' && seen.size < limit);
+        ids = [...seen];
+      }
+      out[platform] = { ids: ids.sort(), truncated: total > ids.length };
+    }
+    return out;
+  }
+}

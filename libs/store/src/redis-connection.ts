@@ -1,0 +1,47 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from '@herald/config';
+
+export type RedisClient = Redis | Cluster;
+
+export interface ConnectionOptions {
+  /** Shown in `CLIENT LIST` (`herald-<role>-<purpose>`), which helps an operator see who is connected. */
+  readonly name: string;
+  /**
+   * How many times a command is retried while the connection is down before it fails.
+   * BullMQ workers need `null` (wait for ever); request paths use a small number so that a caller
+   * gets an answer instead of a hang.
+   * @default 2
+   */
+  readonly maxRetriesPerRequest?: number | null;
+}
+
+/** Opens a connection (or a cluster client) to the configured Redis. */
+export function createRedis(target: RedisTarget, options: ConnectionOptions): RedisClient {
+  const common: RedisOptions = {
+    connectionName: options.name,
+    maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 2 : options.maxRetriesPerRequest,
+    // Reconnect quickly at first, then every second: Redis restarts should be invisible to clients.
+    retryStrategy: (times) => Math.min(50 * times, 1000),
+  };
+  if (target.kind === 'cluster') {
+    return new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: common });
+  }
+  return new Redis(target.url, common);
+}
+
+/**
+ * Closes a connection: QUIT lets Redis finish what was sent; when the connection is down, there is
+ * nothing to finish and `disconnect` frees the socket.
+ */
+export async function closeRedis(client: RedisClient): Promise<void> {
+  if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,45 @@
+import type { Platform } from '@herald/protocol';
+import type { Keys } from './keys';
+import type { RedisClient } from './redis-connection';
+import type { Scripts } from './scripts';
+
+/** Who is in which room, online now and for offline delivery (docs/data-model.md, "Rooms"). */
+export class RoomStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly scripts: Scripts,
+  ) {}
+
+  private fourKeys(nsp: string, room: string, platform: Platform): [string, string, string, string] {
+    const k = this.keys;
+    return [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, platform), k.roomMembers(nsp, room), k.roomMembersBy(nsp, room, platform)];
+  }
+
+  join(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
+    return this.scripts.roomJoin(this.fourKeys(nsp, room, platform), clientId);
+  }
+
+  leave(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
+    return this.scripts.roomLeave(this.fourKeys(nsp, room, platform), clientId);
+  }
+
+  /** The client's socket is gone: it is no longer online in the room, but stays a member. */
+  offline(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
+    return this.scripts.roomOffline([this.keys.roomOnline(nsp, room), this.keys.roomOnlineBy(nsp, room, platform)], clientId);
+  }
+
+  /**
+   * How many clients of the room are online, not counting `except`: the push response's
+   * `expectAckCount` (DESIGN.md, Delivery semantics).
+   */
+  async expectedAcks(nsp: string, room: string, except: string | undefined): Promise<number> {
+    const key = this.keys.roomOnline(nsp, room);
+    if (except === undefined) return this.redis.scard(key);
+    const [[, count], [, excluded]] = (await this.redis.multi().scard(key).sismember(key, except).exec()) as [
+      [Error | null, number],
+      [Error | null, number],
+    ];
+    return count - excluded;
+  }
+}

@@ -1,0 +1,82 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RedisClient } from './redis-connection';
+
+/** Where the `.lua` files are: `libs/store/lua`, beside both `src/` and `dist/`. */
+const LUA_DIR = join(__dirname, '..', 'lua');
+
+export interface ScriptSource {
+  /** camelCase command name, e.g. `pushStore` for `push-store-2.lua`. */
+  readonly command: string;
+  /** Fixed number of keys from the file name, or undefined when the caller passes it. */
+  readonly numberOfKeys: number | undefined;
+  readonly lua: string;
+}
+
+/**
+ * Reads every script of the directory. File names follow BullMQ's `<command>-<numKeys>.lua`; a name
+ * without the number takes a variable number of keys.
+ */
+export function readScripts(dir: string = LUA_DIR): ScriptSource[] {
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.lua'))
+    .sort()
+    .map((file) => {
+      const base = file.slice(0, -'.lua'.length);
+      const match = /^(.*)-(\d+)$/.exec(base);
+      const name = match ? match[1]! : base;
+      return {
+        command: name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()),
+        numberOfKeys: match ? Number(match[2]) : undefined,
+        lua: readFileSync(join(dir, file), 'utf8'),
+      };
+    });
+}
+
+const SOURCES = readScripts();
+
+type Arg = string | number;
+
+/**
+ * Typed access to Herald's Lua scripts. ioredis' `defineCommand` sends EVALSHA and falls back to
+ * EVAL after a Redis restart (NOSCRIPT), on single servers and clusters alike.
+ */
+export class Scripts {
+  private readonly client: RedisClient;
+
+  constructor(client: RedisClient) {
+    this.client = client;
+    for (const source of SOURCES) {
+      if (typeof (client as unknown as Record<string, unknown>)[source.command] === 'function') continue;
+      client.defineCommand(
+        source.command,
+        source.numberOfKeys === undefined ? { lua: source.lua } : { numberOfKeys: source.numberOfKeys, lua: source.lua },
+      );
+    }
+  }
+
+  private call(command: string, keys: string[], args: Arg[], variadic: boolean): Promise<unknown> {
+    const fn = (this.client as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)[command]!;
+    return variadic ? fn.call(this.client, keys.length, ...keys, ...args) : fn.call(this.client, ...keys, ...args);
+  }
+
+  pushStore(seqKey: string, historyKey: string, args: Arg[]): Promise<number> {
+    return this.call('pushStore', [seqKey, historyKey], args, false) as Promise<number>;
+  }
+
+  reportApply(keys: string[], args: Arg[]): Promise<number> {
+    return this.call('reportApply', keys, args, true) as Promise<number>;
+  }
+
+  roomJoin(keys: [string, string, string, string], clientId: string): Promise<number> {
+    return this.call('roomJoin', keys, [clientId], false) as Promise<number>;
+  }
+
+  roomLeave(keys: [string, string, string, string], clientId: string): Promise<number> {
+    return this.call('roomLeave', keys, [clientId], false) as Promise<number>;
+  }
+
+  roomOffline(keys: [string, string], clientId: string): Promise<number> {
+    return this.call('roomOffline', keys, [clientId], false) as Promise<number>;
+  }
+}

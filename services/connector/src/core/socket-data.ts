@@ -1,0 +1,32 @@
+import type { ClientToServerEvents, InterServerEvents, Platform, ServerToClientEvents } from '@herald/protocol';
+import type { Namespace, Server, Socket } from 'socket.io';
+
+/** Who a socket is, fixed at the handshake (socket.io `socket.data`). */
+export interface Identity {
+  readonly namespace: string;
+  readonly uuid: string;
+  readonly userid: string;
+  readonly platform: Platform;
+  readonly clientId: string;
+  /** The client asked for `peopleJoin` / `peopleLeave` about itself. */
+  readonly activityBroadcast: boolean;
+}
+
+export interface SocketData {
+  identity: Identity;
+  /** Rooms (Herald names, not adapter rooms) this socket is in, user room included. */
+  rooms: Set<string>;
+}
+
+/**
+ * Names of adapter rooms. Herald's rooms and clients live in the socket.io adapter under prefixes
+ * containing ':', which no client-chosen name can contain (names.ts) and socket ids never do, so a
+ * room name can never collide with a socket id or another client's private room.
+ */
+export const adapterRoom = (room: string): string => `r:${room}`;
+export const clientRoom = (clientId: string): string => `c:${clientId}`;
+
+
+export type HeraldServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type HeraldNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type HeraldSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;

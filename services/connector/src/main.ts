@@ -1,0 +1,4 @@
+import { runService } from '@herald/runtime';
+import { buildConnector } from './connector';
+
+void runService('connector', buildConnector);

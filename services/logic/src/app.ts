@@ -1,0 +1,76 @@
+import type { LogicConfig } from '@herald/config';
+import type { Logger } from '@herald/log';
+import { PushService } from '@herald/push';
+import { OfflineQueue } from '@herald/queues';
+import { Keys, MessageStore, NamespaceStore, Scripts, closeRedis, createRedis, type NamespaceRecord } from '@herald/store';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { NamespaceAuth, authenticateAdmin } from './plugins/auth';
+import { corsPlugin } from './plugins/cors';
+import { errorsPlugin } from './plugins/errors';
+import { adminNamespaceRoutes } from './routes/admin-namespace';
+import { pushRoutes } from './routes/push';
+import { reportRoutes } from './routes/report';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The namespace whose credentials authenticated this `/api/auth/*` request. */
+    namespace?: NamespaceRecord;
+  }
+}
+
+/** Largest JSON body accepted (nginx's `client_max_body_size` in deploy/ matches it). */
+export const BODY_LIMIT = 256 * 1024;
+
+/**
+ * Builds the unstarted REST app with its Redis connection and queues; `listen` is main's job.
+ * `close()` on the returned app also closes Redis and the queue.
+ */
+export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
+  const keys = new Keys(config.redisPrefix);
+  const redis = createRedis(config.redis, { name: 'herald-logic' });
+  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
+  const offline = new OfflineQueue(redis, keys.queuePrefix());
+  const namespaces = new NamespaceStore(redis, keys);
+  const messages = new MessageStore(redis, keys, new Scripts(redis));
+  const push = new PushService(redis, keys, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
+  const namespaceAuth = new NamespaceAuth(namespaces);
+
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: BODY_LIMIT,
+    // One debug line per request from the onResponse hook below instead of two info lines.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf).
+    trustProxy: '127.0.0.1',
+  });
+  errorsPlugin(app);
+  corsPlugin(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.get('/health', async (_request, reply) => reply.type('text/plain').send('hello'));
+
+  void app.register(async (auth) => {
+    auth.decorateRequest('namespace', undefined);
+    auth.addHook('onRequest', async (request) => {
+      request.namespace = await namespaceAuth.authenticate(request);
+    });
+    auth.post('/api/auth/login', async () => ({}));
+    const context = { app: auth, push, messages, namespaces };
+    pushRoutes(context);
+    reportRoutes(context);
+  });
+
+  void app.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => authenticateAdmin(request, config.adminName, config.adminPassword));
+    adminNamespaceRoutes({ app: admin, namespaces });
+  });
+
+  app.addHook('onClose', async () => {
+    await offline.close();
+    await closeRedis(redis);
+  });
+  return app;
+}

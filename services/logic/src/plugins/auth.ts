@@ -1,0 +1,58 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Errors, HeraldError } from '@herald/protocol';
+import { verifyPassword, type NamespaceRecord, type NamespaceStore } from '@herald/store';
+import type { FastifyRequest } from 'fastify';
+
+/** `Basic <base64>` or the bare base64 (the seed admin SPA sends it without the prefix). */
+export function parseBasic(header: string | undefined): { user: string; password: string } {
+  if (header === undefined || header.trim() === '') throw new HeraldError(Errors.NEED_AUTHORIZATION);
+  const encoded = header.replace(/^\s*basic\s+/i, '').trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new HeraldError(Errors.NEED_AUTHORIZATION, 'malformed Basic credentials');
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  // The user is everything before the first ':'; the password keeps any later ':' (the seed cut it).
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new HeraldError(Errors.NEED_AUTHORIZATION, 'malformed Basic credentials');
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Constant-time equality of two strings of any length (compares their SHA-256 digests). */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+/**
+ * Checks namespace credentials. scrypt is slow on purpose, and a busy third-party server sends the
+ * same credentials with every push, so successful checks are remembered per namespace, password
+ * digest and namespace version: a password change (or any save) makes them void.
+ */
+export class NamespaceAuth {
+  private readonly verified = new Map<string, number>();
+  private static readonly CACHE_LIMIT = 10_000;
+
+  constructor(private readonly namespaces: NamespaceStore) {}
+
+  async authenticate(request: FastifyRequest): Promise<NamespaceRecord> {
+    const { user, password } = parseBasic(request.headers.authorization);
+    const record = await this.namespaces.get(user);
+    if (!record) throw new HeraldError(Errors.NAMESPACE_NOT_FOUND);
+    if (!record.passwordHash) throw new HeraldError(Errors.PASSWD_ERROR);
+    const cacheKey = `${record.key}\u0000${digest(password).toString('base64')}`;
+    if (this.verified.get(cacheKey) === record.updateDate) return record;
+    if (!(await verifyPassword(password, record.passwordHash))) throw new HeraldError(Errors.PASSWD_ERROR);
+    if (this.verified.size >= NamespaceAuth.CACHE_LIMIT) this.verified.clear();
+    this.verified.set(cacheKey, record.updateDate);
+    return record;
+  }
+}
+
+/** Checks the operator credentials of `/api/admin/*`. */
+export function authenticateAdmin(request: FastifyRequest, name: string, password: string): void {
+  const credentials = parseBasic(request.headers.authorization);
+  const userOk = safeEqual(credentials.user, name);
+  const passwordOk = safeEqual(credentials.password, password);
+  if (!(userOk && passwordOk)) throw new HeraldError(Errors.AUTH_ERROR);
+}

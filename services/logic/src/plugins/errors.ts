@@ -1,0 +1,51 @@
+import { Errors, HeraldError, type CatalogueEntry } from '@herald/protocol';
+import type { FastifyError, FastifyInstance } from 'fastify';
+
+/** Errors of ioredis that mean "Redis is not reachable right now", not "the request is wrong". */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|ETIMEDOUT/.test(error.message)
+  );
+}
+
+/** Fastify's own request errors, by code, mapped onto the catalogue. */
+const FASTIFY_ERRORS: Record<string, CatalogueEntry> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: Errors.CONTENT_TYPE_INVALID,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: Errors.BODY_INVALID,
+  FST_ERR_CTP_EMPTY_JSON_BODY: Errors.JSON_INVALID,
+  FST_ERR_CTP_BODY_TOO_LARGE: Errors.BODY_TOO_LARGE,
+  FST_ERR_CTP_INVALID_JSON_BODY: Errors.JSON_INVALID,
+};
+
+/**
+ * Every failure is answered as JSON `{code, msg}` with the catalogue's status. Bad input is never
+ * a 5xx; a 500 means a bug and is logged with its stack; Redis being away is a 503.
+ */
+export function errorsPlugin(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | HeraldError | Error, request, reply) => {
+    let herald: HeraldError;
+    if (error instanceof HeraldError) {
+      herald = error;
+    } else if ('code' in error && typeof error.code === 'string' && FASTIFY_ERRORS[error.code]) {
+      herald = new HeraldError(FASTIFY_ERRORS[error.code]!);
+    } else if (error instanceof SyntaxError || ('statusCode' in error && error.statusCode === 400)) {
+      // The JSON parser's refusals (malformed JSON, `__proto__` / `constructor.prototype` keys).
+      herald = new HeraldError(Errors.JSON_INVALID);
+    } else if (isStoreUnavailable(error)) {
+      request.log.warn({ err: error.message }, 'redis unavailable');
+      herald = new HeraldError(Errors.STORE_UNAVAILABLE);
+      void reply.header('retry-after', '1');
+    } else {
+      request.log.error({ err: error }, 'unexpected error');
+      herald = new HeraldError(Errors.INTERNAL);
+    }
+    return reply.status(herald.status).send(herald.toBody());
+  });
+
+  app.setNotFoundHandler((_request, reply) => {
+    const herald = new HeraldError(Errors.ROUTE_NOT_FOUND);
+    return reply.status(herald.status).send(herald.toBody());
+  });
+}

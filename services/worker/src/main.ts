@@ -1,0 +1,4 @@
+import { runService } from '@herald/runtime';
+import { buildWorker } from './worker';
+
+void runService('worker', buildWorker);

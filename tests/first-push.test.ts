@@ -1,0 +1,108 @@
+/**
+ * The first push, end to end, with real processes (issue 2): a third-party server creates a
+ * namespace and pushes over REST; two stock socket.io clients on two connector processes receive
+ * the message once, ack it, and the report counts both.
+ */
+import { startRedis, startService, until, type ServiceProcess, type TestRedis } from '@herald/test-support';
+import { basic, connectClient, connectError, emitWithAck, type Recorded } from './support/clients';
+
+const ADMIN = basic('admin', 'test-admin-password');
+let redis: TestRedis;
+let logic: ServiceProcess;
+let connectorA: ServiceProcess;
+let connectorB: ServiceProcess;
+let worker: ServiceProcess;
+const clients: Recorded[] = [];
+
+async function api(path: string, init: { method?: string; auth?: string; body?: unknown } = {}) {
+  const response = await fetch(`http://127.0.0.1:${logic.port}${path}`, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: {
+      ...(init.auth ? { authorization: init.auth } : {}),
+      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  const env = {
+    HERALD_REDIS_URL: redis.url,
+    HERALD_ADMIN_PASSWORD: 'test-admin-password',
+    HERALD_CONNECTOR_PORT: '0',
+    HERALD_LOGIC_PORT: '0',
+  };
+  [logic, connectorA, connectorB, worker] = await Promise.all([
+    startService('logic', { env }),
+    startService('connector', { env }),
+    startService('connector', { env }),
+    startService('worker', { env }),
+  ]);
+});
+
+afterAll(async () => {
+  for (const client of clients) client.socket.close();
+  const codes = await Promise.all([logic, connectorA, connectorB, worker].filter(Boolean).map((s) => s.stop()));
+  await redis?.stop();
+  // Each service closed what it opened and exited by itself with 0 on SIGTERM.
+  expect(codes).toEqual([0, 0, 0, 0]);
+});
+
+test('a REST push reaches clients on two connectors once, and their acks reach the report', async () => {
+  expect(await api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/demo', auth_passwd: 'pw' } })).toEqual({
+    status: 200,
+    body: {},
+  });
+
+  const a = await connectClient(connectorA.port, '/demo', { uuid: 'u1', userid: 'a', platform: 'web' });
+  const b = await connectClient(connectorB.port, '/demo', { uuid: 'u2', userid: 'b', platform: 'android' });
+  clients.push(a, b);
+  expect(a.ok).toEqual({ system: expect.any(String), port: connectorA.port, clientId: '/demo#a#web-u1' });
+  expect(b.ok).toEqual({ system: expect.any(String), port: connectorB.port, clientId: '/demo#b#android-u2' });
+  expect(connectorA.port).not.toBe(connectorB.port);
+
+  expect(await emitWithAck(a.socket, 'joinRoom', ['r1'])).toEqual({ status: 200, msg: 'ok' });
+  expect(await emitWithAck(b.socket, 'joinRoom', ['r1'])).toEqual({ status: 200, msg: 'ok' });
+
+  const received = Promise.all([a, b].map((c) => new Promise((resolve) => c.socket.once('push', resolve))));
+  const push = await api('/api/auth/push', { auth: basic('/demo', 'pw'), body: { room: 'r1', pushData: { hello: 'world' } } });
+  expect(push).toEqual({ status: 200, body: { id: expect.any(Number), expectAckCount: 2 } });
+  const id = push.body['id'] as number;
+
+  const expected = { id, namespace: '/demo', room: 'r1', pushData: { hello: 'world' }, sendDate: expect.any(Number) };
+  expect(await received).toEqual([expected, expected]);
+
+  for (const client of [a, b]) client.socket.emit('ackPush', { id });
+  const report = await until(async () => {
+    const r = await api(`/api/auth/report/push/${id}`, { auth: basic('/demo', 'pw') });
+    return r.body['ackCount'] === 2 && r.body['onlineClientCount'] === 2 ? r.body : undefined;
+  });
+  expect(report).toMatchObject({ id, room: 'r1', ackCount: 2, ackAndroidCount: 1, ackIOSCount: 0, onlineClientCount: 2 });
+
+  // Once, and nothing else: every event each client got, in order.
+  for (const client of [a, b]) {
+    expect(client.events.map((e) => e.event)).toEqual(['ok', 'push']);
+  }
+});
+
+test('wrong namespace password → 401 passwd error, and nothing is pushed', async () => {
+  const response = await api('/api/auth/push', { auth: basic('/demo', 'wrong'), body: { room: 'r1', pushData: {} } });
+  expect(response).toEqual({ status: 401, body: { code: 'PASSWD_ERROR', msg: 'passwd error' } });
+  for (const client of clients) expect(client.events.filter((e) => e.event === 'push')).toHaveLength(1);
+});
+
+test('unknown namespace on connect → connect_error "this namespace not found"', async () => {
+  const error = await connectError(connectorA.port, '/nope', { uuid: 'u9' });
+  expect(error.message).toBe('this namespace not found');
+  expect(error.data).toEqual({ code: 'HS_NAMESPACE_NOT_FOUND' });
+});
+
+test('GET /health answers hello on logic and on each connector', async () => {
+  for (const port of [logic.port, connectorA.port, connectorB.port]) {
+    const response = await fetch(`http://127.0.0.1:${port}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('hello');
+  }
+});

@@ -1,0 +1,61 @@
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, EventAck, OkPayload, ServerToClientEvents } from '@herald/protocol';
+
+export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export function basic(user: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
+}
+
+/** Every event a client received, in order, for "this and nothing else" assertions. */
+export interface Recorded {
+  readonly socket: TestSocket;
+  readonly events: { event: string; args: unknown[] }[];
+}
+
+/** Opens a stock socket.io v4 client on a namespace of a connector; resolves on `ok`. */
+export function connectClient(
+  port: number,
+  namespace: string,
+  query: Record<string, string>,
+): Promise<Recorded & { ok: OkPayload }> {
+  const socket: TestSocket = io(`http://127.0.0.1:${port}${namespace}`, {
+    query,
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  const events: { event: string; args: unknown[] }[] = [];
+  socket.onAny((event: string, ...args: unknown[]) => events.push({ event, args }));
+  return new Promise((resolve, reject) => {
+    socket.once('ok', (ok) => resolve({ socket, events, ok }));
+    socket.once('connect_error', (error) => {
+      socket.close();
+      reject(error);
+    });
+  });
+}
+
+/** Resolves with the `connect_error` a handshake gets (and fails if it connects instead). */
+export function connectError(port: number, namespace: string, query: Record<string, string>): Promise<Error & { data?: unknown }> {
+  const socket: TestSocket = io(`http://127.0.0.1:${port}${namespace}`, {
+    query,
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('connect', () => {
+      socket.close();
+      reject(new Error('connected, expected a connect_error'));
+    });
+    socket.once('connect_error', (error) => {
+      socket.close();
+      resolve(error as Error & { data?: unknown });
+    });
+  });
+}
+
+export function emitWithAck(socket: TestSocket, event: 'joinRoom' | 'leaveRoom', payload: unknown): Promise<EventAck> {
+  return new Promise((resolve) => (socket.emit as (...a: unknown[]) => void)(event, payload, resolve));
+}
