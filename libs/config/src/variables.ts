@@ -267,7 +267,3 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv): Con
   return Object.freeze(out) as unknown as ConfigByRole[R];
 }
 
-/** Overrides for tests and embedders: the same validation as `loadConfig`, from literal values. */
-export function configFrom<R extends Role>(role: R, env: Record<string, string | undefined>): ConfigByRole[R] {
-  return loadConfig(role, env as NodeJS.ProcessEnv);
-}

@@ -109,7 +109,9 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Service
   let boundPort = 0;
   return {
     io,
-    start() {
+    async start() {
+      // Ready means Redis answers on every connection the connector needs.
+      await Promise.all([redis.ping(), pub.ping(), sub.ping()]);
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.connectorPort, config.bind, () => {

@@ -43,6 +43,8 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf).
     trustProxy: '127.0.0.1',
   });
+  // JSON only: a text body is a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
   errorsPlugin(app);
   corsPlugin(app);
 
@@ -68,6 +70,12 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     adminNamespaceRoutes({ app: admin, namespaces });
   });
 
+  // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
+  // connection that is still connecting lingers in ioredis.
+  app.addHook('onReady', async () => {
+    await redis.ping();
+    await offline.bull.waitUntilReady();
+  });
   app.addHook('onClose', async () => {
     await offline.close();
     await closeRedis(redis);

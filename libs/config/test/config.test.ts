@@ -1,0 +1,80 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseRedisTarget, renderConfigDoc } from '../src';
+
+const ADMIN = { HERALD_ADMIN_PASSWORD: 'long-enough' };
+
+function refusal(role: 'connector' | 'logic' | 'worker', env: Record<string, string>): string {
+  try {
+    loadConfig(role, env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('configuration was accepted');
+}
+
+describe('loadConfig', () => {
+  test('defaults of DESIGN.md when nothing is set', () => {
+    const connector = loadConfig('connector', {});
+    expect(connector).toMatchObject({
+      bind: '127.0.0.1',
+      connectorPort: 21314,
+      duplicateClient: 'kick',
+      callbackTimeoutMs: 5000,
+      clientPushIntervalMs: 1000,
+      allowedOrigins: null,
+      namespaceOfflineDelayMs: null,
+      logLevel: 'info',
+      redis: { kind: 'single', url: 'redis://127.0.0.1:6379' },
+    });
+    const logic = loadConfig('logic', ADMIN);
+    expect(logic).toMatchObject({ logicPort: 10002, adminName: 'admin', offlineDelayMs: 5000, legacyClientHours: 240 });
+  });
+
+  test('the result is frozen and holds only the role’s variables', () => {
+    const config = loadConfig('worker', {});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(config).not.toHaveProperty('connectorPort');
+    expect(config).toHaveProperty('apnsPort', 443);
+  });
+
+  test.each([
+    ['connector', { HERALD_CONNECTOR_PORT: '70000' }, 'HERALD_CONNECTOR_PORT: must be between 0 and 65535, got 70000'],
+    ['connector', { HERALD_CONNECTOR_PORT: 'abc' }, 'HERALD_CONNECTOR_PORT: must be an integer, got "abc"'],
+    ['connector', { HERALD_DUPLICATE_CLIENT: 'both' }, 'HERALD_DUPLICATE_CLIENT: must be one of kick, reject, got "both"'],
+    ['connector', { HERALD_ALLOWED_ORIGINS: 'example.com' }, 'HERALD_ALLOWED_ORIGINS: "example.com" is not an origin like https://app.example.com'],
+    ['connector', { HERALD_ALLOW_EIO3: 'yes' }, 'HERALD_ALLOW_EIO3: must be true or false, got "yes"'],
+    ['worker', { HERALD_LOG_LEVEL: 'loud' }, 'HERALD_LOG_LEVEL: must be one of fatal, error, warn, info, debug, trace, silent, got "loud"'],
+    ['worker', { HERALD_REDIS_URL: 'http://x:1' }, 'HERALD_REDIS_URL: unsupported scheme "http:"'],
+    ['worker', { HERALD_REDIS_URL: 'a:1,b' }, 'HERALD_REDIS_URL: cluster node "b" is not host:port'],
+    ['logic', {}, 'HERALD_ADMIN_PASSWORD: is required'],
+    ['logic', { HERALD_ADMIN_PASSWORD: 'short' }, 'HERALD_ADMIN_PASSWORD: must be 8 to 256 characters long'],
+    ['logic', { ...ADMIN, HERALD_OFFLINE_DELAY_MS: '-1' }, 'HERALD_OFFLINE_DELAY_MS: must be between 0 and 3600000, got -1'],
+  ] as const)('%s refuses %j', (role, env, message) => {
+    expect(refusal(role, env)).toBe(message);
+  });
+
+  test('a wrong value never echoes the admin password', () => {
+    expect(refusal('logic', { HERALD_ADMIN_PASSWORD: 'short' })).not.toContain('short"');
+  });
+});
+
+describe('parseRedisTarget', () => {
+  test('one server or a cluster', () => {
+    expect(parseRedisTarget('redis://:pw@10.0.0.1:6380/2')).toEqual({ kind: 'single', url: 'redis://:pw@10.0.0.1:6380/2' });
+    expect(parseRedisTarget('h1:7000,h2:7001')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'h1', port: 7000 },
+        { host: 'h2', port: 7001 },
+      ],
+    });
+    expect(parseRedisTarget('redis://host:1/db')).toBe('invalid database "db"');
+  });
+});
+
+test('docs/config.md is generated from the variable table (npm run docs:config)', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'config.md'), 'utf8');
+  expect(doc).toBe(renderConfigDoc());
+});
