@@ -176,6 +176,22 @@ export const VARIABLES = {
       return Object.freeze(list);
     },
   },
+  roomActivityBroadcast: {
+    env: 'HERALD_ROOM_ACTIVITY_BROADCAST',
+    roles: ['connector'],
+    doc: 'Allow `peopleJoin` / `peopleLeave` presence events (seed `room_activity_broadcast`); a client still has to ask for them with `activityBroadcast=true`.',
+    default: true,
+    defaultText: '`true`',
+    parse: boolean,
+  },
+  heartbeatMs: {
+    env: 'HERALD_CONNECTOR_HEARTBEAT_MS',
+    roles: ['connector'],
+    doc: 'How often a connector tells Redis it is alive. A connector silent for three intervals is dead: another connector marks its clients offline.',
+    default: 5000,
+    defaultText: '`5000`',
+    parse: integer(100, 600_000),
+  },
   allowEio3: {
     env: 'HERALD_ALLOW_EIO3',
     roles: ['connector'],

@@ -66,12 +66,17 @@ export const Errors = Object.freeze({
   HS_PLATFORM_INVALID: entry('HS_PLATFORM_INVALID', 'platform invalid', 400),
   HS_ACTIVITY_BROADCAST_INVALID: entry('HS_ACTIVITY_BROADCAST_INVALID', 'activityBroadcast invalid', 400),
   HS_CONFLICT: entry('HS_CONFLICT', 'socket.id conflict', 409),
+  HS_CALLBACK_FAILED: entry('HS_CALLBACK_FAILED', 'handshake fail', 401),
+  HS_ORIGIN_REFUSED: entry('HS_ORIGIN_REFUSED', 'origin not allowed', 403),
   HS_UNAVAILABLE: entry('HS_UNAVAILABLE', 'server busy, retry later', 503),
 
   // --- socket events (ack bodies) ---
   EVENT_PAYLOAD_INVALID: entry('EVENT_PAYLOAD_INVALID', 'payload invalid', 400),
   JOIN_ROOM_ERROR: entry('JOIN_ROOM_ERROR', 'joinOrleaveRoom error: Error: room invalid', 500),
   FORBIDDEN: entry('FORBIDDEN', 'Forbidden', 403),
+  CLIENT_PUSH_LIMITED: entry('CLIENT_PUSH_LIMITED', 'limited access', 500),
+  INFO_INVALID: entry('INFO_INVALID', 'info invalid', 400),
+  APNS_ROOMS_INVALID: entry('APNS_ROOMS_INVALID', 'apns rooms invalid', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -9,6 +9,26 @@ export interface ServerToClientEvents {
   push: (message: PushMessage) => void;
   offlineMessage: (messages: PushMessage[], ack?: (ids?: number[]) => void) => void;
   kickout: (payload: KickoutPayload) => void;
+  peopleJoin: (payload: PresencePayload) => void;
+  peopleLeave: (payload: PresencePayload & { clientOffline: boolean }) => void;
+  /** Transfer notices (REST `transfer`): the request that moved this client. */
+  joinRoom: (notice: TransferNotice) => void;
+  leaveRoom: (notice: TransferNotice) => void;
+}
+
+/** `peopleJoin` / `peopleLeave`: who joined or left a room (`sid` is the clientId, as in the seed). */
+export interface PresencePayload {
+  sid: string;
+  uuid: string;
+  userid: string;
+  room: string;
+}
+
+export interface TransferNotice {
+  namespace: string;
+  sourceRooms: string[];
+  targetRoom: string;
+  type: 'join' | 'leave';
 }
 
 export type Ack = (answer: EventAck) => void;
@@ -16,7 +36,10 @@ export type Ack = (answer: EventAck) => void;
 export interface ClientToServerEvents {
   joinRoom: (rooms: RoomsPayload, ack?: Ack) => void;
   leaveRoom: (rooms: RoomsPayload, ack?: Ack) => void;
-  ackPush: (payload: AckPushPayload) => void;
+  ackPush: (payload: AckPushPayload, ack?: Ack) => void;
+  info: (data: unknown, ack?: (answer: EventAck & Record<string, unknown>) => void) => void;
+  apns: (data: unknown, ack?: (answer: EventAck | string[]) => void) => void;
+  push: (data: unknown, ack?: (answer: EventAck & { id?: number }) => void) => void;
 }
 
 /**
@@ -32,6 +55,11 @@ export interface PushEnvelope {
 
 export interface InterServerEvents {
   'herald:push': (envelope: PushEnvelope) => void;
+  /**
+   * Duplicate clientId, newest wins: every connector disconnects its socket of that client with
+   * `kickout`, finishes its clean-up, then answers, so the new connection is recorded after it.
+   */
+  'herald:evict': (clientId: string, ack: (evicted: number) => void) => void;
 }
 
 /** The ack that every successful event with a callback receives. */

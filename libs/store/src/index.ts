@@ -5,3 +5,5 @@ export * from './password';
 export * from './namespace-store';
 export * from './message-store';
 export * from './room-store';
+export * from './client-store';
+export * from './connector-registry';

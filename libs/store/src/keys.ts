@@ -85,6 +85,35 @@ export class Keys {
     return `${this.roomTag(nsp, room)}:all:${platform}`;
   }
 
+  // ---- clients: tag {<clientId>} (clientIds contain no braces: names.ts)
+
+  /** hash of one client: identity, connection times, device settings (docs/data-model.md). */
+  client(clientId: string): string {
+    return `${this.prefix}c:{${clientId}}`;
+  }
+
+  /** set of the rooms the client joined and did not leave (re-joined on every connect). */
+  clientRooms(clientId: string): string {
+    return `${this.prefix}c:{${clientId}}:rooms`;
+  }
+
+  /** set of rooms whose pushes must not wake this iOS device through APNs (do-not-disturb). */
+  clientMuted(clientId: string): string {
+    return `${this.prefix}c:{${clientId}}:dnd`;
+  }
+
+  // ---- connectors
+
+  /** zset of connector ids scored by their last heartbeat (ms). */
+  connectors(): string {
+    return `${this.prefix}connectors`;
+  }
+
+  /** set of the clientIds connected to one connector. */
+  connectorClients(connectorId: string): string {
+    return `${this.prefix}conn:{${connectorId}}:clients`;
+  }
+
   // ---- socket.io and BullMQ
 
   /** Channel prefix of the socket.io Redis adapter and emitter. */

@@ -76,6 +76,10 @@ export class Scripts {
     return this.call('roomLeave', keys, [clientId], false) as Promise<number>;
   }
 
+  clientDisconnect(clientKey: string, sid: string, at: number, reason: string): Promise<number> {
+    return this.call('clientDisconnect', [clientKey], [sid, at, reason], false) as Promise<number>;
+  }
+
   roomOffline(keys: [string, string], clientId: string): Promise<number> {
     return this.call('roomOffline', keys, [clientId], false) as Promise<number>;
   }

@@ -1,18 +1,35 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { createAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { userRoom } from '@herald/protocol';
+import { PushService } from '@herald/push';
+import { OfflineQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
-import { Keys, NamespaceStore, RoomStore, Scripts, closeRedis, createRedis } from '@herald/store';
+import {
+  ClientStore,
+  ConnectorRegistry,
+  Keys,
+  NamespaceStore,
+  RoomStore,
+  Scripts,
+  closeRedis,
+  createRedis,
+  type RedisClient,
+} from '@herald/store';
 import { Server } from 'socket.io';
 import { deliver } from './core/delivery';
+import { Eviction } from './core/eviction';
 import { HandshakeGate } from './core/handshake';
+import { Liveness } from './core/liveness';
+import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
 import { Rooms } from './core/rooms';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
+import { bindClientEvents } from './protocols/push/client-events';
 import { bindPushProtocol } from './protocols/push/handlers';
 
 /** `/health` answers `hello` (seed HEAD); everything else that is not socket.io is 404. */
@@ -24,28 +41,46 @@ function plainHttp(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"ROUTE_NOT_FOUND","msg":"route not found"}');
 }
 
+export interface Connector extends Service {
+  readonly io: HeraldServer;
+  readonly id: string;
+  readonly liveness: Liveness;
+}
+
 /**
  * Builds an unstarted connector: the socket.io server with the Redis adapter, the handshake gate,
- * the push protocol and the report batcher. Only `start` listens.
+ * the push protocol, presence, the report batcher, the heartbeat and the namespace watch.
+ * Only `start` listens.
  */
-export function buildConnector(config: ConnectorConfig, logger: Logger): Service & { readonly io: HeraldServer } {
+export function buildConnector(config: ConnectorConfig, logger: Logger): Connector {
+  const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const keys = new Keys(config.redisPrefix);
-  const redis = createRedis(config.redis, { name: 'herald-connector' });
+  const connections: [RedisClient, string][] = [];
+  const connect = (purpose: string, maxRetriesPerRequest?: number | null): RedisClient => {
+    const client = createRedis(config.redis, { name: `herald-connector-${purpose}`, ...(maxRetriesPerRequest !== undefined && { maxRetriesPerRequest }) });
+    client.on('error', (err: Error) => logger.warn({ err: err.message, connection: purpose }, 'redis connection error'));
+    connections.push([client, purpose]);
+    return client;
+  };
+  const redis = connect('main');
   // The adapter needs its own connections: one subscribes (and can do nothing else), one publishes.
-  const pub = createRedis(config.redis, { name: 'herald-connector-pub', maxRetriesPerRequest: null });
-  const sub = createRedis(config.redis, { name: 'herald-connector-sub', maxRetriesPerRequest: null });
-  for (const [client, role] of [[redis, 'main'], [pub, 'pub'], [sub, 'sub']] as const) {
-    client.on('error', (err: Error) => logger.warn({ err: err.message, connection: role }, 'redis connection error'));
-  }
+  const pub = connect('pub', null);
+  const sub = connect('sub', null);
+  const watchSub = connect('watch', null);
 
   const scripts = new Scripts(redis);
+  const roomStore = new RoomStore(redis, keys, scripts);
+  const clients = new ClientStore(redis, keys, scripts);
+  const namespaces = new NamespaceStore(redis, keys);
   const reports = new ReportBatcher(scripts, keys, logger.child({ module: 'reports' }));
-  const rooms = new Rooms(new RoomStore(redis, keys, scripts), logger.child({ module: 'rooms' }));
+  const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
+  const offline = new OfflineQueue(redis, keys.queuePrefix());
+  const push = new PushService(redis, keys, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
 
   const httpServer = createServer(plainHttp);
   const allowed = config.allowedOrigins;
   const io: HeraldServer = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { key: keys.socketIoChannel() }),
+    adapter: createAdapter(pub, sub, { key: keys.socketIoChannel(), requestsTimeout: 3000 }),
     allowEIO3: config.allowEio3,
     maxHttpBufferSize: config.maxPayloadBytes,
     cleanupEmptyChildNamespaces: true,
@@ -56,14 +91,12 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Service
     },
   });
 
-  const gate = new HandshakeGate(io, new NamespaceStore(redis, keys), logger.child({ module: 'handshake' }));
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
     pending.add(work);
     void work.finally(() => pending.delete(work)).catch(() => undefined);
     return work;
   };
-
   // Room changes of one socket run in order, and its disconnect clean-up runs after them, so a
   // late join can never mark a gone client online again.
   const queues = new WeakMap<HeraldSocket, Promise<void>>();
@@ -72,18 +105,45 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Service
     queues.set(socket, next);
     return track(next);
   };
+  const settled = (socket: HeraldSocket): Promise<void> => (queues.get(socket) ?? Promise.resolve()).catch(() => undefined);
+
+  const eviction = new Eviction(settled, logger.child({ module: 'eviction' }));
+  const gate = new HandshakeGate(
+    io,
+    namespaces,
+    eviction,
+    { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
+    logger.child({ module: 'handshake' }),
+  );
+  const liveness = new Liveness(id, new ConnectorRegistry(redis, keys), clients, roomStore, config.heartbeatMs, logger.child({ module: 'liveness' }));
+  const watch = new NamespaceWatch(io, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' }));
+
+  let boundPort = 0;
+  let closing = false;
 
   const onConnection = (socket: HeraldSocket): void => {
     const identity = socket.data.identity;
     const log = logger.child({ clientId: identity.clientId });
     void socket.join(clientRoom(identity.clientId));
     bindPushProtocol(socket, { rooms, reports, logger: log, serial });
+    bindClientEvents(socket, { clients, push, pushIntervalMs: config.clientPushIntervalMs, logger: log });
     socket.on('disconnect', (reason) => {
       log.debug({ reason }, 'disconnected');
-      void serial(socket, () => rooms.disconnected(socket));
+      const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');
+      void serial(socket, () => rooms.disconnected(socket, why));
     });
     serial(socket, async () => {
-      await rooms.join(socket, userRoom(identity.userid));
+      const previous = await clients.connected(identity.clientId, {
+        namespace: identity.namespace,
+        userid: identity.userid,
+        uuid: identity.uuid,
+        platform: identity.platform,
+        sid: socket.id,
+        connector: id,
+      });
+      for (const room of new Set([userRoom(identity.userid), ...socket.data.callbackRooms, ...previous])) {
+        await rooms.join(socket, room);
+      }
       // Offline replay (the offline-delivery issue) goes here, before `ok`.
       if (socket.connected) socket.emit('ok', { system: hostname(), port: boundPort, clientId: identity.clientId });
     }).catch((error: unknown) => {
@@ -104,31 +164,42 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Service
         logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
       }
     });
+    nsp.on('herald:evict', (clientId, ack) => {
+      void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
+    });
   });
 
-  let boundPort = 0;
   return {
     io,
+    id,
+    liveness,
     async start() {
       // Ready means Redis answers on every connection the connector needs.
-      await Promise.all([redis.ping(), pub.ping(), sub.ping()]);
+      await Promise.all(connections.map(([client]) => client.ping()));
+      await offline.bull.waitUntilReady();
+      await liveness.start();
+      await watch.start();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.connectorPort, config.bind, () => {
           httpServer.off('error', reject);
           boundPort = (httpServer.address() as AddressInfo).port;
-          logger.info({ port: boundPort, bind: config.bind }, 'listening');
+          logger.info({ port: boundPort, bind: config.bind, connector: id }, 'listening');
           resolve(boundPort);
         });
       });
     },
     async close() {
+      closing = true;
+      watch.stop();
       // Disconnect every socket (clients reconnect elsewhere) and stop accepting.
       await new Promise<void>((resolve) => io.close(() => resolve()));
       // Each disconnect queued its clean-up; let them finish before closing Redis.
       while (pending.size > 0) await Promise.allSettled([...pending]);
+      await liveness.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the connector registry'));
       await reports.close();
-      await Promise.all([closeRedis(redis), closeRedis(pub), closeRedis(sub)]);
+      await offline.close();
+      await Promise.all(connections.map(([client]) => closeRedis(client)));
     },
   };
 }

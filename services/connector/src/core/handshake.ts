@@ -2,13 +2,26 @@ import type { Logger } from '@herald/log';
 import { Errors, HeraldError } from '@herald/protocol';
 import type { NamespaceStore } from '@herald/store';
 import type { ExtendedError } from 'socket.io';
+import { askConnectCallback } from './connect-callback';
+import type { Eviction } from './eviction';
 import { identityFromQuery } from './identity';
 import type { HeraldNamespace, HeraldServer, HeraldSocket } from './socket-data';
 
+export interface HandshakeOptions {
+  /** HERALD_DUPLICATE_CLIENT */
+  readonly duplicateClient: 'kick' | 'reject';
+  /** HERALD_CALLBACK_TIMEOUT_MS */
+  readonly callbackTimeoutMs: number;
+}
+
 /**
  * The handshake of every namespace socket, in the seed's order: the namespace exists, is not
- * offline, then the client's identity (identity.ts). A refusal reaches the client as `connect_error`
- * whose `message` is the seed's text and whose `data.code` is the catalogue code.
+ * offline, then the client's identity (identity.ts), then the duplicate-clientId policy and the
+ * namespace's connect callback. A refusal reaches the client as `connect_error` whose `message` is
+ * the seed's text and whose `data.code` is the catalogue code.
+ *
+ * The callback runs before an old connection is kicked: a newcomer the third-party server refuses
+ * must not be able to throw out the legitimate client.
  *
  * Namespaces are socket.io child namespaces of one parent (`io.of(/^\/.+/)`), created on first
  * connect. socket.io removes an empty child only when a connected socket leaves it, so a child
@@ -21,6 +34,8 @@ export class HandshakeGate {
   constructor(
     private readonly io: HeraldServer,
     private readonly namespaces: NamespaceStore,
+    private readonly eviction: Eviction,
+    private readonly options: HandshakeOptions,
     private readonly logger: Logger,
   ) {}
 
@@ -44,13 +59,34 @@ export class HandshakeGate {
   };
 
   private async admit(socket: HeraldSocket): Promise<void> {
-    const name = socket.nsp.name;
-    const record = await this.namespaces.get(name);
+    const nsp = socket.nsp;
+    const record = await this.namespaces.get(nsp.name);
     if (!record) throw new HeraldError(Errors.HS_NAMESPACE_NOT_FOUND);
     if (record.offline) throw new HeraldError(Errors.HS_NAMESPACE_OFFLINE);
-    const identity = identityFromQuery(name, socket.handshake.query);
+    let identity = identityFromQuery(nsp.name, socket.handshake.query);
+    if (this.options.duplicateClient === 'reject' && (await this.eviction.connectedAnywhere(nsp, identity.clientId))) {
+      throw new HeraldError(Errors.HS_CONFLICT);
+    }
+    let callbackRooms: readonly string[] = [];
+    if (record.connectCallback) {
+      const decision = await askConnectCallback({
+        url: record.connectCallback,
+        namespace: nsp.name,
+        query: socket.handshake.query,
+        cookie: socket.handshake.headers.cookie,
+        authorization: record.callbackAuth,
+        timeoutMs: this.options.callbackTimeoutMs,
+      });
+      // The seed: the callback's userid changes the user (room), the clientId keeps the handshake's.
+      if (decision.userid !== undefined) identity = Object.freeze({ ...identity, userid: decision.userid });
+      callbackRooms = decision.rooms;
+    }
+    if (this.options.duplicateClient === 'kick') await this.eviction.evictEverywhere(nsp, identity.clientId);
     socket.data.identity = identity;
     socket.data.rooms = new Set();
+    socket.data.callbackRooms = callbackRooms;
+    socket.data.disconnectCallback = record.disconnectCallback !== undefined;
+    socket.data.lastPushAt = 0;
   }
 
   private done(nsp: HeraldNamespace, refused: boolean): void {

@@ -1,40 +1,69 @@
 import type { Logger } from '@herald/log';
-import type { RoomStore } from '@herald/store';
-import { adapterRoom, type HeraldSocket } from './socket-data';
+import { USER_ROOM_PREFIX } from '@herald/protocol';
+import type { ClientStore, DisconnectReason, RoomStore } from '@herald/store';
+import { adapterRoom, clientRoom, type HeraldSocket } from './socket-data';
+
+export interface RoomsOptions {
+  /** Server-side switch for presence events (HERALD_ROOM_ACTIVITY_BROADCAST). */
+  readonly activityBroadcast: boolean;
+  /** This connector's id, recorded with each connection for the reaper. */
+  readonly connectorId: string;
+}
 
 /**
- * Room membership of the sockets of this connector, kept in two places that must agree: the
- * socket.io adapter (who gets a broadcast here) and Redis (who is online cluster-wide, who is a
- * member for offline delivery). Redis is written first, so a client counted online is always one
- * that can receive.
+ * Room membership of this connector's sockets, kept in three places that must agree: the socket.io
+ * adapter (who gets a broadcast here), the room sets in Redis (who is online cluster-wide, who is a
+ * member for offline delivery) and the client's own room list (re-joined on every connect). Redis
+ * is written first, so a client counted online is always one that can receive.
+ *
+ * Presence (`peopleJoin` / `peopleLeave`) goes through the adapter to the room's members on every
+ * connector, when the server allows it and the client asked for it (seed: local only, a bug).
  */
 export class Rooms {
   constructor(
     private readonly store: RoomStore,
+    private readonly clients: ClientStore,
+    private readonly options: RoomsOptions,
     private readonly logger: Logger,
   ) {}
 
   async join(socket: HeraldSocket, room: string): Promise<void> {
     const { namespace, platform, clientId } = socket.data.identity;
     await this.store.join(namespace, room, platform, clientId);
+    // User rooms follow the userid of each connection; only chosen rooms persist.
+    if (!room.startsWith(USER_ROOM_PREFIX)) await this.clients.addRoom(clientId, room);
+    const fresh = !socket.data.rooms.has(room);
     socket.data.rooms.add(room);
     await socket.join(adapterRoom(room));
+    if (fresh) this.announce(socket, 'peopleJoin', room);
   }
 
   async leave(socket: HeraldSocket, room: string): Promise<void> {
     const { namespace, platform, clientId } = socket.data.identity;
     await this.store.leave(namespace, room, platform, clientId);
-    socket.data.rooms.delete(room);
+    await this.clients.removeRoom(clientId, room);
+    const was = socket.data.rooms.delete(room);
     await socket.leave(adapterRoom(room));
+    if (was) this.announce(socket, 'peopleLeave', room, false);
   }
 
-  /** The socket disconnected: it is offline in each of its rooms, still a member of them. */
-  async disconnected(socket: HeraldSocket): Promise<void> {
+  /** The socket is gone: offline in each of its rooms (still a member), and its record updated. */
+  async disconnected(socket: HeraldSocket, reason: DisconnectReason): Promise<void> {
     const { namespace, platform, clientId } = socket.data.identity;
-    const results = await Promise.allSettled(
-      [...socket.data.rooms].map((room) => this.store.offline(namespace, room, platform, clientId)),
-    );
+    const rooms = [...socket.data.rooms];
+    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, platform, clientId)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.warn({ clientId, failed }, 'could not mark client offline in some rooms');
+    for (const room of rooms) this.announce(socket, 'peopleLeave', room, true);
+    await this.clients.disconnected(clientId, socket.id, this.options.connectorId, reason);
+  }
+
+  private announce(socket: HeraldSocket, event: 'peopleJoin' | 'peopleLeave', room: string, clientOffline?: boolean): void {
+    const { identity } = socket.data;
+    if (!this.options.activityBroadcast || !identity.activityBroadcast) return;
+    const payload = { sid: identity.clientId, uuid: identity.uuid, userid: identity.userid, room };
+    const operator = socket.nsp.to(adapterRoom(room)).except(clientRoom(identity.clientId));
+    if (event === 'peopleJoin') operator.emit('peopleJoin', payload);
+    else operator.emit('peopleLeave', { ...payload, clientOffline: clientOffline ?? false });
   }
 }

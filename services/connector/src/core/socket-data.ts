@@ -1,4 +1,5 @@
 import type { ClientToServerEvents, InterServerEvents, Platform, ServerToClientEvents } from '@herald/protocol';
+import type { DisconnectReason } from '@herald/store';
 import type { Namespace, Server, Socket } from 'socket.io';
 
 /** Who a socket is, fixed at the handshake (socket.io `socket.data`). */
@@ -16,6 +17,14 @@ export interface SocketData {
   identity: Identity;
   /** Rooms (Herald names, not adapter rooms) this socket is in, user room included. */
   rooms: Set<string>;
+  /** Rooms the connect callback named, joined on connect. */
+  callbackRooms: readonly string[];
+  /** Whether the namespace had a disconnect callback at the handshake. */
+  disconnectCallback: boolean;
+  /** Why the server ended the connection, when it did (otherwise: network). */
+  disconnectReason?: DisconnectReason;
+  /** When this socket last pushed (client `push`), for the rate limit. */
+  lastPushAt: number;
 }
 
 /**

@@ -1,0 +1,105 @@
+import type { Platform } from '@herald/protocol';
+import type { Keys } from './keys';
+import type { RedisClient } from './redis-connection';
+import type { Scripts } from './scripts';
+
+export type DisconnectReason = 'network' | 'kicked' | 'namespace offline' | 'server shutdown' | 'connector lost';
+
+/** A connection as the client record knows it. */
+export interface Connection {
+  readonly namespace: string;
+  readonly userid: string;
+  readonly uuid: string;
+  readonly platform: Platform;
+  /** The socket id: identifies this connection among the client's successive ones. */
+  readonly sid: string;
+  readonly connector: string;
+}
+
+/** Fields of the client record a client or its server may set (seed `info`, `POST /api/auth/client`). */
+export const CLIENT_SETTINGS = ['device_token', 'mobile', 'system', 'leaveMessage'] as const;
+export type ClientSettings = Partial<Record<(typeof CLIENT_SETTINGS)[number], string>>;
+
+/** Fields of the record shown to the client itself (internals such as `sid` stay private). */
+const PUBLIC_FIELDS = [
+  'userid',
+  'platform',
+  'first_connect_time',
+  'last_connect_time',
+  'last_disconnect_time',
+  'disconnect_reason',
+  'update_date',
+  ...CLIENT_SETTINGS,
+] as const;
+
+/** The client record (seed `c_h_<cid>`), its persistent rooms and its do-not-disturb rooms. */
+export class ClientStore {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly scripts: Scripts,
+  ) {}
+
+  /** Records a new connection and returns the rooms the client joined before (persistent membership). */
+  async connected(clientId: string, connection: Connection): Promise<string[]> {
+    const key = this.keys.client(clientId);
+    const now = String(Date.now());
+    const [, , [, rooms]] = (await this.redis
+      .multi()
+      .hset(key, { ...connection, last_connect_time: now })
+      .hsetnx(key, 'first_connect_time', now)
+      .smembers(this.keys.clientRooms(clientId))
+      .exec()) as [unknown, unknown, [Error | null, string[]]];
+    await this.redis.sadd(this.keys.connectorClients(connection.connector), clientId);
+    return rooms;
+  }
+
+  /** Records the end of connection `sid`, unless a newer connection of the client replaced it. */
+  async disconnected(clientId: string, sid: string, connector: string, reason: DisconnectReason): Promise<boolean> {
+    const updated = await this.scripts.clientDisconnect(this.keys.client(clientId), sid, Date.now(), reason);
+    await this.redis.srem(this.keys.connectorClients(connector), clientId);
+    return updated === 1;
+  }
+
+  /** Rooms the client joined and did not leave (user rooms excluded). */
+  memberRooms(clientId: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.clientRooms(clientId));
+  }
+
+  addRoom(clientId: string, room: string): Promise<number> {
+    return this.redis.sadd(this.keys.clientRooms(clientId), room);
+  }
+
+  removeRoom(clientId: string, room: string): Promise<number> {
+    return this.redis.srem(this.keys.clientRooms(clientId), room);
+  }
+
+  async publicRecord(clientId: string): Promise<Record<string, string>> {
+    const values = await this.redis.hmget(this.keys.client(clientId), ...PUBLIC_FIELDS);
+    const out: Record<string, string> = {};
+    PUBLIC_FIELDS.forEach((field, i) => {
+      if (values[i] !== null && values[i] !== undefined) out[field] = values[i]!;
+    });
+    return out;
+  }
+
+  /** Raw record (workers and the reaper need the internals). */
+  record(clientId: string): Promise<Record<string, string>> {
+    return this.redis.hgetall(this.keys.client(clientId));
+  }
+
+  async updateSettings(clientId: string, settings: ClientSettings): Promise<void> {
+    await this.redis.hset(this.keys.client(clientId), { ...settings, update_date: String(Date.now()) });
+  }
+
+  /** Changes the do-not-disturb rooms (add first, then remove: remove wins) and returns them. */
+  async changeMuted(clientId: string, add: readonly string[], remove: readonly string[]): Promise<string[]> {
+    const key = this.keys.clientMuted(clientId);
+    const tx = this.redis.multi();
+    if (add.length) tx.sadd(key, ...add);
+    if (remove.length) tx.srem(key, ...remove);
+    tx.smembers(key);
+    const results = (await tx.exec()) as [Error | null, unknown][];
+    return (results[results.length - 1]![1] as string[]).sort();
+  }
+}

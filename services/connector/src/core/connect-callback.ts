@@ -1,0 +1,68 @@
+import { Errors, HeraldError, isValidName } from '@herald/protocol';
+import type { ParsedUrlQuery } from 'node:querystring';
+import { stringify } from 'node:querystring';
+
+/** What a namespace's connect callback may decide, beyond accepting the client. */
+export interface CallbackDecision {
+  /** Overrides the user (its user room); the clientId keeps the handshake's userid, as in the seed. */
+  readonly userid?: string;
+  /** Rooms the client joins on connect. */
+  readonly rooms: readonly string[];
+}
+
+export interface CallbackRequest {
+  readonly url: string;
+  readonly namespace: string;
+  readonly query: ParsedUrlQuery;
+  readonly cookie: string | undefined;
+  readonly authorization: string | undefined;
+  readonly timeoutMs: number;
+}
+
+function refuse(detail: string): HeraldError {
+  return new HeraldError(Errors.HS_CALLBACK_FAILED, detail);
+}
+
+/**
+ * Asks the namespace's third-party server whether a client may connect (seed 002, connect flow step
+ * 10): `GET <url>?<handshake query>` with `cookie`, `authorization: <callback_auth>` and `namespace`.
+ * 200 accepts; a JSON body may name `userid` and `rooms`. Anything else refuses the handshake with a
+ * message saying why. The request is asynchronous, so a slow callback delays only its own handshake.
+ */
+export async function askConnectCallback(request: CallbackRequest): Promise<CallbackDecision> {
+  const url = request.url + (request.url.includes('?') ? '&' : '?') + stringify(request.query);
+  const headers: Record<string, string> = { namespace: request.namespace, accept: 'application/json' };
+  if (request.cookie) headers['cookie'] = request.cookie;
+  if (request.authorization) headers['authorization'] = request.authorization;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, { headers, redirect: 'error', signal: AbortSignal.timeout(request.timeoutMs) });
+    text = await response.text();
+  } catch (error) {
+    const e = error as Error & { cause?: { code?: string } };
+    if (e.name === 'TimeoutError') throw refuse(`callback timed out after ${request.timeoutMs} ms`);
+    throw refuse(`callback unreachable (${e.cause?.code ?? e.message})`);
+  }
+  if (response.status !== 200) {
+    // The seed's exact text: clients match on it.
+    throw new HeraldError({ ...Errors.HS_CALLBACK_FAILED, msg: `handshake fail statusCode: ${response.status}` });
+  }
+  if (text.trim() === '') return { rooms: [] };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { rooms: [] }; // The seed accepted any 200; a plain "ok" body stays an acceptance.
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return { rooms: [] };
+  const { userid, rooms } = body as { userid?: unknown; rooms?: unknown };
+  if (userid !== undefined && userid !== null && !isValidName('userid', String(userid))) throw refuse('callback returned an invalid userid');
+  if (rooms !== undefined && (!Array.isArray(rooms) || rooms.length > 100 || !rooms.every((r) => isValidName('room', r)))) {
+    throw refuse('callback returned invalid rooms');
+  }
+  return {
+    ...(userid !== undefined && userid !== null ? { userid: String(userid) } : {}),
+    rooms: (rooms as string[] | undefined) ?? [],
+  };
+}

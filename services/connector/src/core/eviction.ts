@@ -1,0 +1,50 @@
+import type { Logger } from '@herald/log';
+import { clientRoom, type HeraldNamespace, type HeraldSocket } from './socket-data';
+
+/**
+ * One connection per clientId, cluster-wide (HERALD_DUPLICATE_CLIENT).
+ *
+ * `kick` (default): the newest connection wins. Each connector holding a socket of the client sends
+ * it `kickout {reason:"duplicate"}`, disconnects it, waits for its clean-up, and only then answers;
+ * the new connection is recorded after every answer, so no clean-up of the old socket can undo it.
+ * `reject`: the newcomer is refused with `socket.id conflict` while the client is connected anywhere.
+ */
+export class Eviction {
+  constructor(
+    /** Resolves when a socket's disconnect clean-up is done (connector.ts queues it per socket). */
+    private readonly cleanedUp: (socket: HeraldSocket) => Promise<void>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Disconnects this connector's sockets of `clientId`; resolves with how many, after clean-up. */
+  async evictLocal(nsp: HeraldNamespace, clientId: string): Promise<number> {
+    const sids = [...(nsp.adapter.rooms.get(clientRoom(clientId)) ?? [])];
+    const sockets = sids.map((sid) => nsp.sockets.get(sid)).filter((s): s is HeraldSocket => s !== undefined);
+    for (const socket of sockets) {
+      socket.data.disconnectReason = 'kicked';
+      socket.emit('kickout', { reason: 'duplicate' });
+      socket.disconnect(true);
+    }
+    await Promise.all(sockets.map((socket) => this.cleanedUp(socket)));
+    return sockets.length;
+  }
+
+  /** Evicts the client's sockets on every connector. */
+  async evictEverywhere(nsp: HeraldNamespace, clientId: string): Promise<void> {
+    const local = this.evictLocal(nsp, clientId);
+    try {
+      await nsp.serverSideEmitWithAck('herald:evict', clientId);
+    } catch (error) {
+      // A connector that did not answer in time is busy or dying; its socket, if any, is cleaned up
+      // by its own disconnect or by the reaper. The newcomer is not held hostage by it.
+      this.logger.warn({ err: (error as Error).message, clientId }, 'eviction not confirmed by every connector');
+    }
+    await local;
+  }
+
+  /** True when a socket of the client is connected on any connector. */
+  async connectedAnywhere(nsp: HeraldNamespace, clientId: string): Promise<boolean> {
+    const sockets = await nsp.in(clientRoom(clientId)).fetchSockets();
+    return sockets.length > 0;
+  }
+}

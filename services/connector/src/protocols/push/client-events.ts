@@ -1,0 +1,132 @@
+import type { Logger } from '@herald/log';
+import {
+  Errors,
+  HeraldError,
+  OK_ACK,
+  RoomName,
+  compileValidator,
+  parseFlag,
+  validatePushRequest,
+  type EventAck,
+} from '@herald/protocol';
+import type { PushService } from '@herald/push';
+import { CLIENT_SETTINGS, type ClientSettings, type ClientStore } from '@herald/store';
+import { Type } from '@sinclair/typebox';
+import type { HeraldSocket } from '../../core/socket-data';
+
+export interface ClientEventsContext {
+  readonly clients: ClientStore;
+  readonly push: PushService;
+  /** HERALD_CLIENT_PUSH_INTERVAL_MS */
+  readonly pushIntervalMs: number;
+  readonly logger: Logger;
+}
+
+const Rooms = Type.Union([RoomName, Type.Array(RoomName, { maxItems: 100 })]);
+const validApns = compileValidator(Type.Object({ add: Type.Optional(Rooms), remove: Type.Optional(Rooms) }, { additionalProperties: false }));
+
+const SETTING_LIMITS: Record<(typeof CLIENT_SETTINGS)[number], number> = { device_token: 512, mobile: 32, system: 128, leaveMessage: 5 };
+
+function failure(error: unknown, logger: Logger): EventAck {
+  if (error instanceof HeraldError) return { status: error.status, msg: error.message };
+  logger.warn({ err: error }, 'client event failed');
+  return { status: Errors.STORE_UNAVAILABLE.status, msg: Errors.STORE_UNAVAILABLE.msg };
+}
+
+function answer<T>(ack: unknown, work: () => Promise<T>, logger: Logger): void {
+  work().then(
+    (result) => typeof ack === 'function' && (ack as (a: T) => void)(result),
+    (error: unknown) => typeof ack === 'function' && (ack as (a: EventAck) => void)(failure(error, logger)),
+  );
+}
+
+function asList(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : typeof value === 'string' ? [value] : value;
+}
+
+/** Checks an `info` write: only the four settings, each a short string (leaveMessage a flag). */
+function settingsOf(data: Record<string, unknown>): ClientSettings {
+  const settings: ClientSettings = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (key === 'clientId') continue;
+    if (!(CLIENT_SETTINGS as readonly string[]).includes(key)) throw new HeraldError(Errors.INFO_INVALID, `unknown field ${key.slice(0, 64)}`);
+    const field = key as (typeof CLIENT_SETTINGS)[number];
+    if (field === 'leaveMessage') {
+      const flag = parseFlag(value);
+      if (flag === undefined) throw new HeraldError(Errors.INFO_INVALID, 'leaveMessage must be boolean');
+      settings.leaveMessage = String(flag);
+    } else {
+      if (typeof value !== 'string' || value.length > SETTING_LIMITS[field] || /[\u0000-\u001f]/.test(value)) {
+        throw new HeraldError(Errors.INFO_INVALID, `${field} must be a string of at most ${SETTING_LIMITS[field]} characters`);
+      }
+      settings[field] = value;
+    }
+  }
+  return settings;
+}
+
+/**
+ * `info`, `apns` and the client-originated `push` (seed 002 "Client-facing socket events"), with the
+ * seed's holes closed: a client reads and writes only its own record, mutes rooms by exact name,
+ * and cannot choose the namespace, `except` or `from` of its pushes.
+ */
+export function bindClientEvents(socket: HeraldSocket, ctx: ClientEventsContext): void {
+  const { clientId, platform, namespace } = socket.data.identity;
+
+  socket.on('info', (data: unknown, ack?: unknown) =>
+    answer(
+      ack,
+      async () => {
+        const body = data ?? {};
+        if (typeof body !== 'object' || Array.isArray(body)) throw new HeraldError(Errors.INFO_INVALID, 'data must be an object');
+        const fields = body as Record<string, unknown>;
+        // The seed let `clientId` name any client ("fake identity"); Herald refuses it.
+        if (fields['clientId'] !== undefined && fields['clientId'] !== clientId) throw new HeraldError(Errors.FORBIDDEN);
+        const settings = settingsOf(fields);
+        if (Object.keys(settings).length > 0) {
+          await ctx.clients.updateSettings(clientId, settings);
+          return OK_ACK;
+        }
+        return { ...(await ctx.clients.publicRecord(clientId)), ...OK_ACK };
+      },
+      ctx.logger,
+    ),
+  );
+
+  socket.on('apns', (data: unknown, ack?: unknown) =>
+    answer(
+      ack,
+      async (): Promise<EventAck | string[]> => {
+        if (platform !== 'ios') throw new HeraldError(Errors.FORBIDDEN);
+        const body = data ?? {};
+        if (!validApns(body)) throw new HeraldError(Errors.APNS_ROOMS_INVALID, validApns.lastError());
+        const add = asList(body.add);
+        const remove = asList(body.remove);
+        const muted = await ctx.clients.changeMuted(clientId, add, remove);
+        // With neither list the seed answered the array itself.
+        return add.length === 0 && remove.length === 0 ? muted : OK_ACK;
+      },
+      ctx.logger,
+    ),
+  );
+
+  socket.on('push', (data: unknown, ack?: unknown) =>
+    answer(
+      ack,
+      async () => {
+        const now = Date.now();
+        if (now - socket.data.lastPushAt < ctx.pushIntervalMs) {
+          throw new HeraldError({ ...Errors.CLIENT_PUSH_LIMITED, msg: `limited access in ${ctx.pushIntervalMs / 1000}s` });
+        }
+        if (data !== null && typeof data === 'object' && 'except' in data) {
+          throw new HeraldError(Errors.UNKNOWN_FIELD, 'except');
+        }
+        const request = validatePushRequest(data, false);
+        socket.data.lastPushAt = now;
+        const { id } = await ctx.push.push(namespace, { ...request, except: clientId }, clientId);
+        return { ...OK_ACK, id };
+      },
+      ctx.logger,
+    ),
+  );
+}
