@@ -1,3 +1,4 @@
 export * from './queue-names';
 export * from './jobs';
 export * from './queues';
+export * from './webhooks';

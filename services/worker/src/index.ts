@@ -1,1 +1,2 @@
-export { buildWorker } from './worker';
+export { buildWorker, type BuildWorkerOptions } from './worker';
+export { WebhookProcessor, type WebhookProcessorOptions } from './webhooks/webhook-processor';

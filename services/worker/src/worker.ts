@@ -2,30 +2,59 @@ import type { WorkerConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import type { Service } from '@herald/runtime';
 import { describeRedisTarget } from '@herald/config';
-import { closeRedis, createRedis } from '@herald/store';
+import { QUEUES, type WebhookJob, type WebhookResult } from '@herald/queues';
+import { closeRedis, createRedis, Keys, NamespaceStore } from '@herald/store';
 import type { Worker } from 'bullmq';
+import { createQueueWorker, type QueueWorker } from './queue-worker';
+import { WEBHOOK_DEFAULTS, WebhookProcessor, type WebhookProcessorOptions } from './webhooks/webhook-processor';
+
+/** What a caller (tests, a custom topology) may tune beyond the environment. */
+export interface BuildWorkerOptions {
+  /** The `webhooks` queue's processor. */
+  readonly webhooks?: WebhookProcessorOptions;
+}
 
 /**
  * Builds the unstarted worker role: the host of Herald's BullMQ workers (offline, apns, reports,
- * webhooks). Each queue's processor is registered in `processors`; the offline-delivery issue adds
- * them. Until then the role connects, reports ready, and stops cleanly, and the jobs that logic
- * enqueues wait in Redis for it (BullMQ keeps them; nothing is consumed and dropped).
+ * webhooks). Each queue's processor is a `QueueWorker`, its BullMQ worker listed in `processors`.
+ * Queues without a processor yet keep their jobs waiting in Redis (nothing is consumed and dropped).
  */
-export function buildWorker(config: WorkerConfig, logger: Logger): Service & { readonly processors: Worker[] } {
-  // BullMQ workers block on Redis and must wait through outages: no per-command retry limit.
+export function buildWorker(
+  config: WorkerConfig,
+  logger: Logger,
+  options: BuildWorkerOptions = {},
+): Service & { readonly processors: Worker[] } {
+  // BullMQ workers block on Redis and must wait through outages: no per-command retry limit. This
+  // connection serves the processors' own reads and writes; each BullMQ worker has its own.
   const redis = createRedis(config.redis, { name: 'herald-worker', maxRetriesPerRequest: null });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
-  const processors: Worker[] = [];
+  const keys = new Keys(config.redisPrefix);
+
+  const webhookOptions = { ...WEBHOOK_DEFAULTS, ...options.webhooks };
+  const webhooks = new WebhookProcessor({
+    namespaces: new NamespaceStore(redis, keys),
+    redis,
+    keyPrefix: config.redisPrefix,
+    logger,
+    timeoutMs: webhookOptions.timeoutMs,
+  });
+  const queueWorkers: QueueWorker[] = [
+    createQueueWorker<WebhookJob, WebhookResult>(QUEUES.webhooks, webhooks.process, config, logger, {
+      concurrency: webhookOptions.concurrency,
+    }),
+  ];
+
   return {
-    processors,
+    processors: queueWorkers.map((q) => q.bull),
     async start() {
       await redis.ping();
-      logger.info({ redis: describeRedisTarget(config.redis), queues: processors.map((w) => w.name) }, 'connected');
+      await Promise.all(queueWorkers.map((q) => q.start()));
+      logger.info({ redis: describeRedisTarget(config.redis), queues: queueWorkers.map((q) => q.bull.name) }, 'connected');
       return undefined;
     },
     async close() {
-      // Let running jobs finish (BullMQ `close()` waits for them) before the connection goes.
-      await Promise.all(processors.map((worker) => worker.close()));
+      // Let running jobs finish (BullMQ `close()` waits for them) before the shared connection goes.
+      await Promise.all(queueWorkers.map((q) => q.close()));
       await closeRedis(redis);
     },
   };
