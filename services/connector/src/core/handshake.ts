@@ -51,7 +51,9 @@ export class HandshakeGate {
         const herald = error instanceof HeraldError ? error : new HeraldError(Errors.HS_UNAVAILABLE);
         if (!(error instanceof HeraldError)) this.logger.error({ err: error, namespace: name }, 'handshake failed');
         const refusal: ExtendedError = new Error(herald.message);
-        refusal.data = { code: herald.code };
+        // socket.io sends v2 (Engine.IO 3) clients `data` instead of the message when data is set;
+        // they get the seed's bare text, v4 clients get both.
+        if (socket.conn.protocol !== 3) refusal.data = { code: herald.code };
         next(refusal);
         this.done(socket.nsp, true);
       },
