@@ -7,7 +7,7 @@ import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { userRoom } from '@herald/protocol';
 import { PushService } from '@herald/push';
-import { OfflineQueue } from '@herald/queues';
+import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
 import {
   ClientStore,
@@ -75,6 +75,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const reports = new ReportBatcher(scripts, keys, logger.child({ module: 'reports' }));
   const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
+  const webhooks = new WebhookQueue(redis, keys.queuePrefix());
   const push = new PushService(redis, keys, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
 
   const httpServer = createServer(plainHttp);
@@ -121,6 +122,19 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   let boundPort = 0;
   let closing = false;
 
+  /**
+   * The namespace's disconnect callback (seed: POST {query} with cookie, authorization, namespace)
+   * goes through the `webhooks` queue: the worker sends it with retries, the connector never waits
+   * on a third-party server.
+   */
+  const notifyDisconnect = async (socket: HeraldSocket): Promise<void> => {
+    const { namespace, clientId } = socket.data.identity;
+    const query: Record<string, string | string[]> = {};
+    for (const [key, value] of Object.entries(socket.handshake.query)) if (value !== undefined) query[key] = value;
+    const cookie = socket.handshake.headers.cookie;
+    await webhooks.enqueueDisconnect({ kind: 'disconnect', namespace, clientId, query, ...(cookie ? { cookie } : {}), at: Date.now() });
+  };
+
   const onConnection = (socket: HeraldSocket): void => {
     const identity = socket.data.identity;
     const log = logger.child({ clientId: identity.clientId });
@@ -130,7 +144,10 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     socket.on('disconnect', (reason) => {
       log.debug({ reason }, 'disconnected');
       const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');
-      void serial(socket, () => rooms.disconnected(socket, why));
+      void serial(socket, async () => {
+        await rooms.disconnected(socket, why);
+        if (socket.data.disconnectCallback) await notifyDisconnect(socket);
+      }).catch((error: unknown) => log.error({ err: error }, 'disconnect clean-up failed'));
     });
     serial(socket, async () => {
       const previous = await clients.connected(identity.clientId, {
@@ -176,7 +193,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     async start() {
       // Ready means Redis answers on every connection the connector needs.
       await Promise.all(connections.map(([client]) => client.ping()));
-      await offline.bull.waitUntilReady();
+      await Promise.all([offline.bull.waitUntilReady(), webhooks.bull.waitUntilReady()]);
       await liveness.start();
       await watch.start();
       return new Promise<number>((resolve, reject) => {
@@ -199,6 +216,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       await liveness.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the connector registry'));
       await reports.close();
       await offline.close();
+      await webhooks.close();
       await Promise.all(connections.map(([client]) => closeRedis(client)));
     },
   };
