@@ -51,13 +51,31 @@ export class ClientStore {
       .smembers(this.keys.clientRooms(clientId))
       .exec()) as [unknown, unknown, [Error | null, string[]]];
     await this.redis.sadd(this.keys.connectorClients(connection.connector), clientId);
+    await this.presence(connection.namespace, clientId, connection.userid, 'on');
     return rooms;
   }
 
+  private presence(namespace: string, clientId: string, userid: string, state: 'on' | 'off'): Promise<number> {
+    const k = this.keys;
+    return this.scripts.namespacePresence(
+      [k.namespaceOnline(namespace), k.namespaceOnlineUsers(namespace), k.namespaceClients(namespace)],
+      clientId,
+      userid,
+      state,
+      Date.now(),
+    );
+  }
+
   /** Records the end of connection `sid`, unless a newer connection of the client replaced it. */
-  async disconnected(clientId: string, sid: string, connector: string, reason: DisconnectReason): Promise<boolean> {
-    const updated = await this.scripts.clientDisconnect(this.keys.client(clientId), sid, Date.now(), reason);
-    await this.redis.srem(this.keys.connectorClients(connector), clientId);
+  async disconnected(
+    clientId: string,
+    connection: Pick<Connection, 'namespace' | 'userid' | 'sid' | 'connector'>,
+    reason: DisconnectReason,
+  ): Promise<boolean> {
+    const updated = await this.scripts.clientDisconnect(this.keys.client(clientId), connection.sid, Date.now(), reason);
+    await this.redis.srem(this.keys.connectorClients(connection.connector), clientId);
+    // Only the current connection's end takes the client offline in the namespace.
+    if (updated === 1) await this.presence(connection.namespace, clientId, connection.userid, 'off');
     return updated === 1;
   }
 

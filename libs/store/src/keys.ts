@@ -59,6 +59,31 @@ export class Keys {
     return `${this.nsTag(nsp)}:hist`;
   }
 
+  /** Prefix of the per-minute, per-hour, per-day push counters; the push script appends the period. */
+  statPrefix(nsp: string): string {
+    return `${this.nsTag(nsp)}:stat:`;
+  }
+
+  /** zset of every client of the namespace, scored by its last connect (ms): legacy clean-up, flush. */
+  namespaceClients(nsp: string): string {
+    return `${this.nsTag(nsp)}:clients`;
+  }
+
+  /** set of every room ever joined in the namespace (user rooms included): reports, flush. */
+  namespaceRooms(nsp: string): string {
+    return `${this.nsTag(nsp)}:rooms`;
+  }
+
+  /** set of the namespace's clients online now. */
+  namespaceOnline(nsp: string): string {
+    return `${this.nsTag(nsp)}:online`;
+  }
+
+  /** hash userid → number of that user's clients online now. */
+  namespaceOnlineUsers(nsp: string): string {
+    return `${this.nsTag(nsp)}:online-users`;
+  }
+
   // ---- room membership: tag {<nsp>|<room>}
 
   private roomTag(nsp: string, room: string): string {

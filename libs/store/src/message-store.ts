@@ -29,7 +29,41 @@ export interface MessageReport {
   readonly result: string;
 }
 
+/** The minute, hour and day of a time in UTC, as the push counters name them. */
+export function statPeriods(at: number): { minute: string; hour: string; day: string } {
+  const iso = new Date(at).toISOString(); // 2026-11-22T02:07:31.000Z
+  const day = iso.slice(0, 10).replace(/-/g, '');
+  const hour = day + iso.slice(11, 13);
+  return { day, hour, minute: hour + iso.slice(14, 16) };
+}
+
 const COUNTERS = ['onlineClientCount', 'ackCount', 'ackIOSCount', 'ackAndroidCount', 'apnsCount', 'apnsSuccessCount'] as const;
+
+/** A message hash as its report: numbers as numbers, pushData parsed. */
+function parseReport(namespace: string, h: Record<string, string>): MessageReport {
+  const num = (field: string) => Number(h[field] ?? 0);
+  return {
+    id: num('id'),
+    namespace: h['namespace'] ?? namespace,
+    room: h['room'] ?? '',
+    pushData: JSON.parse(h['pushData'] ?? '{}') as Record<string, unknown>,
+    sendDate: num('sendDate'),
+    expire: num('expire'),
+    leaveMessage: h['leaveMessage'] === 'true',
+    apnsName: h['apnsName'],
+    except: h['except'],
+    extra: h['extra'],
+    from: h['from'],
+    onlineClientCount: num('onlineClientCount'),
+    ackCount: num('ackCount'),
+    ackIOSCount: num('ackIOSCount'),
+    ackAndroidCount: num('ackAndroidCount'),
+    apnsCount: num('apnsCount'),
+    apnsSuccessCount: num('apnsSuccessCount'),
+    apnsEnv: h['apnsEnv'],
+    result: h['result'] ?? '',
+  };
+}
 
 export interface StoredMessage {
   readonly id: number;
@@ -49,10 +83,15 @@ export class MessageStore {
    */
   async store(namespace: string, push: PushRequest, from?: string): Promise<StoredMessage> {
     const sendDate = Date.now();
+    const periods = statPeriods(sendDate);
     const args: (string | number)[] = [
       this.keys.messagePrefix(namespace),
       Math.ceil(push.expire * 3600),
       HISTORY_LENGTH,
+      this.keys.statPrefix(namespace),
+      periods.minute,
+      periods.hour,
+      periods.day,
       'namespace', namespace,
       'room', push.room,
       'pushData', JSON.stringify(push.pushData),
@@ -70,32 +109,37 @@ export class MessageStore {
     return { id, sendDate };
   }
 
+  /** Pushes accepted this minute, hour and day (UTC): `GET /api/auth/namespace/current-message-stat`. */
+  async currentStat(namespace: string, at = Date.now()): Promise<{ currMinuteMessageCount: number; currHourMessageCount: number; currDateMessageCount: number }> {
+    const p = statPeriods(at);
+    const prefix = this.keys.statPrefix(namespace);
+    const [m, h, d] = await this.redis.mget(`${prefix}m:${p.minute}`, `${prefix}h:${p.hour}`, `${prefix}d:${p.day}`);
+    return { currMinuteMessageCount: Number(m ?? 0), currHourMessageCount: Number(h ?? 0), currDateMessageCount: Number(d ?? 0) };
+  }
+
+  /**
+   * A page of the namespace's history, newest first, as full reports (one pipelined read). Ids whose
+   * message expired are skipped; the list itself is capped at 1000 by the push script.
+   */
+  async history(namespace: string, page: number, size: number): Promise<MessageReport[]> {
+    const start = (page - 1) * size;
+    const stop = Math.min(start + size, HISTORY_LENGTH) - 1;
+    if (start > stop) return [];
+    const ids = await this.redis.lrange(this.keys.history(namespace), start, stop);
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.keys.message(namespace, id));
+    const results = ((await pipeline.exec()) ?? []) as [Error | null, Record<string, string>][];
+    return results.flatMap(([error, hash]) => {
+      if (error) throw error;
+      return hash['id'] ? [parseReport(namespace, hash)] : [];
+    });
+  }
+
   /** The report of one message, or null when the id is unknown or expired. */
   async report(namespace: string, id: number): Promise<MessageReport | null> {
-    const h = await this.redis.hgetall(this.keys.message(namespace, id));
-    if (!h['id']) return null;
-    const num = (field: string) => Number(h[field] ?? 0);
-    return {
-      id: num('id'),
-      namespace: h['namespace'] ?? namespace,
-      room: h['room'] ?? '',
-      pushData: JSON.parse(h['pushData'] ?? '{}') as Record<string, unknown>,
-      sendDate: num('sendDate'),
-      expire: num('expire'),
-      leaveMessage: h['leaveMessage'] === 'true',
-      apnsName: h['apnsName'],
-      except: h['except'],
-      extra: h['extra'],
-      from: h['from'],
-      onlineClientCount: num('onlineClientCount'),
-      ackCount: num('ackCount'),
-      ackIOSCount: num('ackIOSCount'),
-      ackAndroidCount: num('ackAndroidCount'),
-      apnsCount: num('apnsCount'),
-      apnsSuccessCount: num('apnsSuccessCount'),
-      apnsEnv: h['apnsEnv'],
-      result: h['result'] ?? '',
-    };
+    const hash = await this.redis.hgetall(this.keys.message(namespace, id));
+    return hash['id'] ? parseReport(namespace, hash) : null;
   }
 
   /** Client ids that acked, per platform, at most `limit` each. */

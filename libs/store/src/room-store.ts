@@ -16,8 +16,13 @@ export class RoomStore {
     return [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, platform), k.roomMembers(nsp, room), k.roomMembersBy(nsp, room, platform)];
   }
 
-  join(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
-    return this.scripts.roomJoin(this.fourKeys(nsp, room, platform), clientId);
+  async join(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
+    const [added] = await Promise.all([
+      this.scripts.roomJoin(this.fourKeys(nsp, room, platform), clientId),
+      // The namespace's room index (another slot): reports and clean-up find rooms without KEYS.
+      this.redis.sadd(this.keys.namespaceRooms(nsp), room),
+    ]);
+    return added;
   }
 
   leave(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {

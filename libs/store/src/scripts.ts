@@ -80,6 +80,10 @@ export class Scripts {
     return this.call('clientDisconnect', [clientKey], [sid, at, reason], false) as Promise<number>;
   }
 
+  namespacePresence(keys: [string, string, string], clientId: string, userid: string, state: 'on' | 'off', at: number): Promise<number> {
+    return this.call('namespacePresence', keys, [clientId, userid, state, at], false) as Promise<number>;
+  }
+
   roomOffline(keys: [string, string], clientId: string): Promise<number> {
     return this.call('roomOffline', keys, [clientId], false) as Promise<number>;
   }

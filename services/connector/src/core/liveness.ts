@@ -51,7 +51,7 @@ export class Liveness {
           const namespace = record['namespace']!;
           const rooms = [userRoom(record['userid']!), ...(await this.clients.memberRooms(clientId))];
           for (const room of rooms) await this.rooms.offline(namespace, room, record['platform'], clientId);
-          await this.clients.disconnected(clientId, record['sid'], dead, 'connector lost');
+          await this.clients.disconnected(clientId, { namespace, userid: record['userid']!, sid: record['sid'], connector: dead }, 'connector lost');
           count++;
         }
       }

@@ -55,7 +55,11 @@ export class Rooms {
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.warn({ clientId, failed }, 'could not mark client offline in some rooms');
     for (const room of rooms) this.announce(socket, 'peopleLeave', room, true);
-    await this.clients.disconnected(clientId, socket.id, this.options.connectorId, reason);
+    await this.clients.disconnected(
+      clientId,
+      { namespace, userid: socket.data.identity.userid, sid: socket.id, connector: this.options.connectorId },
+      reason,
+    );
   }
 
   private announce(socket: HeraldSocket, event: 'peopleJoin' | 'peopleLeave', room: string, clientOffline?: boolean): void {
