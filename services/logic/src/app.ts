@@ -8,6 +8,7 @@ import { NamespaceAuth, authenticateAdmin } from './plugins/auth';
 import { corsPlugin } from './plugins/cors';
 import { errorsPlugin } from './plugins/errors';
 import { adminNamespaceRoutes } from './routes/admin-namespace';
+import { authNamespaceRoutes } from './routes/auth-namespace';
 import { pushRoutes } from './routes/push';
 import { reportRoutes } from './routes/report';
 
@@ -63,6 +64,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     const context = { app: auth, push, messages, namespaces };
     pushRoutes(context);
     reportRoutes(context);
+    authNamespaceRoutes(context);
   });
 
   void app.register(async (admin) => {
