@@ -196,6 +196,32 @@ describe('client events', () => {
   });
 });
 
+test('REST transfer moves online sockets on every connector, with a notice only when membership changes', async () => {
+  const a = await client(0, { uuid: 't1' });
+  const b = await client(1, { uuid: 't2' });
+  const already = await client(1, { uuid: 't3' });
+  await emitWithAck(a.socket, 'joinRoom', 'tsrc');
+  await emitWithAck(b.socket, 'joinRoom', 'tsrc');
+  await emitWithAck(already.socket, 'joinRoom', ['tsrc', 'tdst']);
+  const notices = Promise.all([nextEvent(a, 'joinRoom'), nextEvent(b, 'joinRoom')]);
+  const request = { sourceRooms: ['tsrc'], targetRoom: 'tdst', type: 'join' };
+  expect(await stack.api('/api/auth/transfer', { auth: NSP_AUTH, body: request })).toEqual({ status: 200, body: {} });
+  expect(await notices).toEqual([
+    { namespace: '/demo', ...request },
+    { namespace: '/demo', ...request },
+  ]);
+  await until(async () => ((await redis.scard(keys.roomOnline('/demo', 'tdst'))) === 3 ? true : undefined));
+  const got = Promise.all([a, b, already].map((c) => nextEvent(c, 'push')));
+  await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'tdst', pushData: { moved: true } } });
+  expect((await got).map((m: any) => m.room)).toEqual(['tdst', 'tdst', 'tdst']);
+  expect(already.events.filter((e) => e.event === 'joinRoom')).toEqual([]);
+
+  const left = nextEvent(b, 'leaveRoom');
+  await stack.api('/api/auth/transfer', { auth: NSP_AUTH, body: { ...request, type: 'leave' } });
+  expect(await left).toEqual({ namespace: '/demo', ...request, type: 'leave' });
+  await until(async () => ((await redis.scard(keys.roomOnline('/demo', 'tdst'))) === 0 ? true : undefined));
+});
+
 describe('connect callback', () => {
   let server: Server;
   let seen: { url: string; headers: IncomingHttpHeaders }[];

@@ -38,6 +38,14 @@ export const Errors = Object.freeze({
   // --- reports ---
   ID_NOT_EXISTS: entry('ID_NOT_EXISTS', 'this id not exists', 400),
 
+  // --- rooms and clients ---
+  TRANSFER_EMPTY: entry('TRANSFER_EMPTY', 'targetRoom and sourceRooms and type and namespace can not be empty', 400),
+  TARGET_ROOM_INVALID: entry('TARGET_ROOM_INVALID', 'targetRoom invalid', 400),
+  SOURCE_ROOM_INVALID: entry('SOURCE_ROOM_INVALID', 'sourceRoom invalid', 400),
+  TRANSFER_TYPE_INVALID: entry('TRANSFER_TYPE_INVALID', 'type must be join or leave', 400),
+  ROOM_NOT_FOUND: entry('ROOM_NOT_FOUND', 'can not find room', 400),
+  CLIENT_NOT_FOUND: entry('CLIENT_NOT_FOUND', 'client not found', 400),
+
   // --- namespaces ---
   KEY_IS_NULL: entry('KEY_IS_NULL', 'key is null', 400),
   NAMESPACE_INVALID: entry('NAMESPACE_INVALID', 'namespace invalid', 400),

@@ -60,6 +60,8 @@ export interface InterServerEvents {
    * `kickout`, finishes its clean-up, then answers, so the new connection is recorded after it.
    */
   'herald:evict': (clientId: string, ack: (evicted: number) => void) => void;
+  /** REST transfer: connectors move their online sockets of the source rooms. */
+  'herald:transfer': (notice: TransferNotice) => void;
 }
 
 /** The ack that every successful event with a callback receives. */

@@ -1,1 +1,2 @@
 export * from './push-service';
+export * from './connector-bus';

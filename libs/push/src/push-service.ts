@@ -1,8 +1,8 @@
-import { Emitter } from '@socket.io/redis-emitter';
 import type { Logger } from '@herald/log';
-import { publicPushData, type InterServerEvents, type PushEnvelope, type PushRequest } from '@herald/protocol';
+import { publicPushData, type PushEnvelope, type PushRequest } from '@herald/protocol';
 import type { OfflineQueue } from '@herald/queues';
 import { MessageStore, RoomStore, Scripts, type Keys, type RedisClient } from '@herald/store';
+import type { ConnectorBus } from './connector-bus';
 
 export interface PushResult {
   readonly id: number;
@@ -27,11 +27,11 @@ export interface PushServiceOptions {
 export class PushService {
   private readonly messages: MessageStore;
   private readonly rooms: RoomStore;
-  private readonly emitter: Emitter;
 
   constructor(
     redis: RedisClient,
     keys: Keys,
+    private readonly bus: ConnectorBus,
     private readonly offline: OfflineQueue,
     private readonly options: PushServiceOptions,
     private readonly logger: Logger,
@@ -39,7 +39,6 @@ export class PushService {
     const scripts = new Scripts(redis);
     this.messages = new MessageStore(redis, keys, scripts);
     this.rooms = new RoomStore(redis, keys, scripts);
-    this.emitter = new Emitter(redis, { key: keys.socketIoChannel() });
   }
 
   async push(namespace: string, request: PushRequest, from?: string): Promise<PushResult> {
@@ -51,8 +50,7 @@ export class PushService {
         message: { id, namespace, room: request.room, pushData: publicPushData(request.pushData), sendDate },
         ...(request.except !== undefined ? { except: request.except } : {}),
       };
-      const event: keyof InterServerEvents = 'herald:push';
-      this.emitter.of(namespace).serverSideEmit(event, envelope);
+      this.bus.push(namespace, envelope);
     }
     this.logger.debug({ namespace, id, room: request.room, expectAckCount }, 'push accepted');
     return { id, expectAckCount };

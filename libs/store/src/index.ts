@@ -7,3 +7,5 @@ export * from './message-store';
 export * from './room-store';
 export * from './client-store';
 export * from './connector-registry';
+export * from './online-report';
+export * from './room-members';

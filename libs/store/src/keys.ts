@@ -100,6 +100,11 @@ export class Keys {
     return `${this.roomTag(nsp, room)}:on:${platform}`;
   }
 
+  /** hash userid → number of that user's clients online in the room. */
+  roomOnlineUsers(nsp: string, room: string): string {
+    return `${this.roomTag(nsp, room)}:on-users`;
+  }
+
   /** set of every clientId that joined the room and did not leave it (offline delivery targets). */
   roomMembers(nsp: string, room: string): string {
     return `${this.roomTag(nsp, room)}:all`;
@@ -137,6 +142,11 @@ export class Keys {
   /** set of the clientIds connected to one connector. */
   connectorClients(connectorId: string): string {
     return `${this.prefix}conn:{${connectorId}}:clients`;
+  }
+
+  /** Failed authentications of one client address in the current window (logic's rate limit). */
+  authFailures(address: string): string {
+    return `${this.prefix}authfail:${address}`;
   }
 
   // ---- socket.io and BullMQ

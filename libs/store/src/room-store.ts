@@ -3,6 +3,13 @@ import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import type { Scripts } from './scripts';
 
+/** A client as the room sets know it. */
+export interface RoomClient {
+  readonly clientId: string;
+  readonly userid: string;
+  readonly platform: Platform;
+}
+
 /** Who is in which room, online now and for offline delivery (docs/data-model.md, "Rooms"). */
 export class RoomStore {
   constructor(
@@ -11,27 +18,38 @@ export class RoomStore {
     private readonly scripts: Scripts,
   ) {}
 
-  private fourKeys(nsp: string, room: string, platform: Platform): [string, string, string, string] {
+  private fiveKeys(nsp: string, room: string, platform: Platform): [string, string, string, string, string] {
     const k = this.keys;
-    return [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, platform), k.roomMembers(nsp, room), k.roomMembersBy(nsp, room, platform)];
+    return [
+      k.roomOnline(nsp, room),
+      k.roomOnlineBy(nsp, room, platform),
+      k.roomMembers(nsp, room),
+      k.roomMembersBy(nsp, room, platform),
+      k.roomOnlineUsers(nsp, room),
+    ];
   }
 
-  async join(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
+  async join(nsp: string, room: string, client: RoomClient): Promise<number> {
     const [added] = await Promise.all([
-      this.scripts.roomJoin(this.fourKeys(nsp, room, platform), clientId),
+      this.scripts.roomJoin(this.fiveKeys(nsp, room, client.platform), client.clientId, client.userid),
       // The namespace's room index (another slot): reports and clean-up find rooms without KEYS.
       this.redis.sadd(this.keys.namespaceRooms(nsp), room),
     ]);
     return added;
   }
 
-  leave(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
-    return this.scripts.roomLeave(this.fourKeys(nsp, room, platform), clientId);
+  leave(nsp: string, room: string, client: RoomClient): Promise<number> {
+    return this.scripts.roomLeave(this.fiveKeys(nsp, room, client.platform), client.clientId, client.userid);
   }
 
   /** The client's socket is gone: it is no longer online in the room, but stays a member. */
-  offline(nsp: string, room: string, platform: Platform, clientId: string): Promise<number> {
-    return this.scripts.roomOffline([this.keys.roomOnline(nsp, room), this.keys.roomOnlineBy(nsp, room, platform)], clientId);
+  offline(nsp: string, room: string, client: RoomClient): Promise<number> {
+    const k = this.keys;
+    return this.scripts.roomOffline(
+      [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, client.platform), k.roomOnlineUsers(nsp, room)],
+      client.clientId,
+      client.userid,
+    );
   }
 
   /**

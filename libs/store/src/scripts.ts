@@ -68,12 +68,12 @@ export class Scripts {
     return this.call('reportApply', keys, args, true) as Promise<number>;
   }
 
-  roomJoin(keys: [string, string, string, string], clientId: string): Promise<number> {
-    return this.call('roomJoin', keys, [clientId], false) as Promise<number>;
+  roomJoin(keys: [string, string, string, string, string], clientId: string, userid: string): Promise<number> {
+    return this.call('roomJoin', keys, [clientId, userid], false) as Promise<number>;
   }
 
-  roomLeave(keys: [string, string, string, string], clientId: string): Promise<number> {
-    return this.call('roomLeave', keys, [clientId], false) as Promise<number>;
+  roomLeave(keys: [string, string, string, string, string], clientId: string, userid: string): Promise<number> {
+    return this.call('roomLeave', keys, [clientId, userid], false) as Promise<number>;
   }
 
   clientDisconnect(clientKey: string, sid: string, at: number, reason: string): Promise<number> {
@@ -84,7 +84,7 @@ export class Scripts {
     return this.call('namespacePresence', keys, [clientId, userid, state, at], false) as Promise<number>;
   }
 
-  roomOffline(keys: [string, string], clientId: string): Promise<number> {
-    return this.call('roomOffline', keys, [clientId], false) as Promise<number>;
+  roomOffline(keys: [string, string, string], clientId: string, userid: string): Promise<number> {
+    return this.call('roomOffline', keys, [clientId, userid], false) as Promise<number>;
   }
 }

@@ -82,26 +82,38 @@ describe('report-apply', () => {
 });
 
 describe('rooms', () => {
-  test('join, offline and leave keep online and member sets apart', async () => {
+  test('join, offline and leave keep online and member sets apart, and online users per room', async () => {
     const rooms = new RoomStore(redis, keys, scripts);
-    await rooms.join('/demo', 'r1', 'ios', 'c1');
-    await rooms.join('/demo', 'r1', 'web', 'c2');
+    const c1 = { clientId: 'c1', userid: 'u', platform: 'ios' as const };
+    const c2 = { clientId: 'c2', userid: 'u', platform: 'web' as const };
+    await rooms.join('/demo', 'r1', c1);
+    await rooms.join('/demo', 'r1', c2);
+    await rooms.join('/demo', 'r1', c2);
+    expect(await redis.hgetall(keys.roomOnlineUsers('/demo', 'r1'))).toEqual({ u: '2' });
+    expect(await redis.smembers(keys.namespaceRooms('/demo'))).toEqual(['r1']);
     expect(await rooms.expectedAcks('/demo', 'r1', undefined)).toBe(2);
     expect(await rooms.expectedAcks('/demo', 'r1', 'c2')).toBe(1);
     expect(await rooms.expectedAcks('/demo', 'r1', 'nobody')).toBe(2);
-    await rooms.offline('/demo', 'r1', 'ios', 'c1');
+    await rooms.offline('/demo', 'r1', c1);
+    await rooms.offline('/demo', 'r1', c1);
+    expect(await redis.hgetall(keys.roomOnlineUsers('/demo', 'r1'))).toEqual({ u: '1' });
     expect(await redis.smembers(keys.roomOnline('/demo', 'r1'))).toEqual(['c2']);
     expect(await redis.smembers(keys.roomMembersBy('/demo', 'r1', 'ios'))).toEqual(['c1']);
-    await rooms.leave('/demo', 'r1', 'web', 'c2');
+    await rooms.leave('/demo', 'r1', c2);
     expect(await redis.smembers(keys.roomMembers('/demo', 'r1'))).toEqual(['c1']);
     expect(await redis.scard(keys.roomOnline('/demo', 'r1'))).toBe(0);
+    expect(await redis.exists(keys.roomOnlineUsers('/demo', 'r1'))).toBe(0);
   });
 });
 
 test('keys a script touches together hash to one cluster slot', () => {
   const messageKeys = [keys.messageSeq('/a'), keys.history('/a'), keys.message('/a', 1), keys.acks('/a', 1, 'ios')];
   expect(new Set(messageKeys.map(slot)).size).toBe(1);
-  const roomKeys = [keys.roomOnline('/a', 'r'), keys.roomOnlineBy('/a', 'r', 'web'), keys.roomMembers('/a', 'r'), keys.roomMembersBy('/a', 'r', 'web')];
+  const roomKeys = [keys.roomOnline('/a', 'r'), keys.roomOnlineBy('/a', 'r', 'web'), keys.roomMembers('/a', 'r'), keys.roomMembersBy('/a', 'r', 'web'), keys.roomOnlineUsers('/a', 'r')];
+  const clientKeys = [keys.client('/a#u#web-x'), keys.clientRooms('/a#u#web-x'), keys.clientMuted('/a#u#web-x')];
+  expect(new Set(clientKeys.map(slot)).size).toBe(1);
+  const presenceKeys = [keys.namespaceOnline('/a'), keys.namespaceOnlineUsers('/a'), keys.namespaceClients('/a'), keys.statPrefix('/a') + 'm:1'];
+  expect(new Set([...presenceKeys, ...messageKeys].map(slot)).size).toBe(1);
   expect(new Set(roomKeys.map(slot)).size).toBe(1);
 });
 

@@ -6,7 +6,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { userRoom } from '@herald/protocol';
-import { PushService } from '@herald/push';
+import { ConnectorBus, PushService } from '@herald/push';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
 import {
@@ -28,6 +28,7 @@ import { Liveness } from './core/liveness';
 import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
 import { Rooms } from './core/rooms';
+import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
 import { bindClientEvents } from './protocols/push/client-events';
 import { bindPushProtocol } from './protocols/push/handlers';
@@ -76,7 +77,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
-  const push = new PushService(redis, keys, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
+  const bus = new ConnectorBus(redis, keys);
+  const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
 
   const httpServer = createServer(plainHttp);
   const allowed = config.allowedOrigins;
@@ -181,6 +183,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
         logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
       }
     });
+    nsp.on('herald:transfer', (notice) => transferSockets(nsp, notice, rooms, serial, logger.child({ module: 'transfer' })));
     nsp.on('herald:evict', (clientId, ack) => {
       void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
     });

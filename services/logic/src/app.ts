@@ -1,16 +1,29 @@
 import type { LogicConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
-import { PushService } from '@herald/push';
+import { ConnectorBus, PushService } from '@herald/push';
 import { OfflineQueue } from '@herald/queues';
-import { Keys, MessageStore, NamespaceStore, Scripts, closeRedis, createRedis, type NamespaceRecord } from '@herald/store';
+import {
+  ClientStore,
+  Keys,
+  MessageStore,
+  NamespaceStore,
+  OnlineReport,
+  RoomMembers,
+  Scripts,
+  closeRedis,
+  createRedis,
+  type NamespaceRecord,
+} from '@herald/store';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { NamespaceAuth, authenticateAdmin } from './plugins/auth';
+import { AuthFailures, NamespaceAuth, authenticateAdmin } from './plugins/auth';
 import { corsPlugin } from './plugins/cors';
 import { errorsPlugin } from './plugins/errors';
 import { adminNamespaceRoutes } from './routes/admin-namespace';
 import { authNamespaceRoutes } from './routes/auth-namespace';
 import { pushRoutes } from './routes/push';
-import { reportRoutes } from './routes/report';
+import { clientRoutes } from './routes/clients';
+import { adminReportRoutes, reportRoutes } from './routes/report';
+import { roomRoutes } from './routes/rooms';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,9 +45,15 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const namespaces = new NamespaceStore(redis, keys);
-  const messages = new MessageStore(redis, keys, new Scripts(redis));
-  const push = new PushService(redis, keys, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
+  const scripts = new Scripts(redis);
+  const messages = new MessageStore(redis, keys, scripts);
+  const clients = new ClientStore(redis, keys, scripts);
+  const members = new RoomMembers(redis, keys);
+  const online = new OnlineReport(redis, keys);
+  const bus = new ConnectorBus(redis, keys);
+  const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
   const namespaceAuth = new NamespaceAuth(namespaces);
+  const failures = new AuthFailures(redis, keys);
 
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
@@ -58,18 +77,21 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   void app.register(async (auth) => {
     auth.decorateRequest('namespace', undefined);
     auth.addHook('onRequest', async (request) => {
-      request.namespace = await namespaceAuth.authenticate(request);
+      request.namespace = await failures.guard(request.ip, () => namespaceAuth.authenticate(request));
     });
     auth.post('/api/auth/login', async () => ({}));
-    const context = { app: auth, push, messages, namespaces };
+    const context = { app: auth, push, bus, messages, namespaces, clients, members, online };
     pushRoutes(context);
     reportRoutes(context);
+    roomRoutes(context);
+    clientRoutes(context);
     authNamespaceRoutes(context);
   });
 
   void app.register(async (admin) => {
-    admin.addHook('onRequest', async (request) => authenticateAdmin(request, config.adminName, config.adminPassword));
-    adminNamespaceRoutes({ app: admin, namespaces });
+    admin.addHook('onRequest', async (request) => failures.guard(request.ip, () => authenticateAdmin(request, config.adminName, config.adminPassword)));
+    adminNamespaceRoutes({ app: admin, namespaces, online });
+    adminReportRoutes({ app: admin, namespaces, online });
   });
 
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a

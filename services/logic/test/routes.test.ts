@@ -29,9 +29,12 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** Every key in Redis with its type, to prove a refused request changed nothing. */
+/**
+ * Every key in Redis, to prove a refused request changed nothing. The rate limiter's failure
+ * counters are left out: counting a failed authentication is their purpose.
+ */
 async function snapshot(): Promise<string[]> {
-  return (await redis.keys('*')).sort();
+  return (await redis.keys('*')).filter((key) => !key.startsWith('h:authfail:')).sort();
 }
 
 describe('namespace Basic auth (/api/auth/*)', () => {

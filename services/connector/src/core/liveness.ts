@@ -50,7 +50,8 @@ export class Liveness {
           if (record['connector'] !== dead || !record['sid'] || !isPlatform(record['platform'])) continue;
           const namespace = record['namespace']!;
           const rooms = [userRoom(record['userid']!), ...(await this.clients.memberRooms(clientId))];
-          for (const room of rooms) await this.rooms.offline(namespace, room, record['platform'], clientId);
+          const client = { clientId, userid: record['userid']!, platform: record['platform'] };
+          for (const room of rooms) await this.rooms.offline(namespace, room, client);
           await this.clients.disconnected(clientId, { namespace, userid: record['userid']!, sid: record['sid'], connector: dead }, 'connector lost');
           count++;
         }

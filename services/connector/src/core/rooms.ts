@@ -28,8 +28,8 @@ export class Rooms {
   ) {}
 
   async join(socket: HeraldSocket, room: string): Promise<void> {
-    const { namespace, platform, clientId } = socket.data.identity;
-    await this.store.join(namespace, room, platform, clientId);
+    const { namespace, clientId } = socket.data.identity;
+    await this.store.join(namespace, room, socket.data.identity);
     // User rooms follow the userid of each connection; only chosen rooms persist.
     if (!room.startsWith(USER_ROOM_PREFIX)) await this.clients.addRoom(clientId, room);
     const fresh = !socket.data.rooms.has(room);
@@ -39,8 +39,8 @@ export class Rooms {
   }
 
   async leave(socket: HeraldSocket, room: string): Promise<void> {
-    const { namespace, platform, clientId } = socket.data.identity;
-    await this.store.leave(namespace, room, platform, clientId);
+    const { namespace, clientId } = socket.data.identity;
+    await this.store.leave(namespace, room, socket.data.identity);
     await this.clients.removeRoom(clientId, room);
     const was = socket.data.rooms.delete(room);
     await socket.leave(adapterRoom(room));
@@ -49,9 +49,9 @@ export class Rooms {
 
   /** The socket is gone: offline in each of its rooms (still a member), and its record updated. */
   async disconnected(socket: HeraldSocket, reason: DisconnectReason): Promise<void> {
-    const { namespace, platform, clientId } = socket.data.identity;
+    const { namespace, clientId } = socket.data.identity;
     const rooms = [...socket.data.rooms];
-    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, platform, clientId)));
+    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, socket.data.identity)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.warn({ clientId, failed }, 'could not mark client offline in some rooms');
     for (const room of rooms) this.announce(socket, 'peopleLeave', room, true);

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Errors, HeraldError } from '@herald/protocol';
-import { verifyPassword, type NamespaceRecord, type NamespaceStore } from '@herald/store';
+import { verifyPassword, type Keys, type NamespaceRecord, type NamespaceStore, type RedisClient } from '@herald/store';
 import type { FastifyRequest } from 'fastify';
 
 /** `Basic <base64>` or the bare base64 (the seed admin SPA sends it without the prefix). */
@@ -55,4 +55,44 @@ export function authenticateAdmin(request: FastifyRequest, name: string, passwor
   const userOk = safeEqual(credentials.user, name);
   const passwordOk = safeEqual(credentials.password, password);
   if (!(userOk && passwordOk)) throw new HeraldError(Errors.AUTH_ERROR);
+}
+
+/** Failed authentications allowed per client address and window, across every logic process. */
+export const AUTH_FAILURE_LIMIT = 20;
+export const AUTH_FAILURE_WINDOW_S = 60;
+
+/**
+ * Rate limit of failed Basic authentications per client address, kept in Redis so that every logic
+ * process behind the load balancer shares it: past the limit, further attempts get 429 without
+ * their credentials being checked, until the window ends. Successful requests are never limited
+ * by someone else's failures from another address.
+ */
+export class AuthFailures {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Throws 429 when the address is over the limit. */
+  async check(address: string): Promise<void> {
+    const count = Number((await this.redis.get(this.keys.authFailures(address))) ?? 0);
+    if (count >= AUTH_FAILURE_LIMIT) throw new HeraldError(Errors.TOO_MANY_ATTEMPTS);
+  }
+
+  async record(address: string): Promise<void> {
+    const key = this.keys.authFailures(address);
+    // SET NX starts the window with the first failure; INCR counts (one slot: a single key).
+    await this.redis.multi().set(key, 0, 'EX', AUTH_FAILURE_WINDOW_S, 'NX').incr(key).exec();
+  }
+
+  /** Runs an authentication, counting it when it fails. */
+  async guard<T>(address: string, authenticate: () => Promise<T> | T): Promise<T> {
+    await this.check(address);
+    try {
+      return await authenticate();
+    } catch (error) {
+      if (error instanceof HeraldError) await this.record(address);
+      throw error;
+    }
+  }
 }

@@ -7,15 +7,22 @@
     KEYS[2] online clients of the room, its platform  ({nsp|room}:on:<platform>)
     KEYS[3] members of the room                       ({nsp|room}:all)
     KEYS[4] members of the room, its platform         ({nsp|room}:all:<platform>)
+    KEYS[5] online clients per userid in the room     ({nsp|room}:on-users)
     ARGV[1] clientId
+    ARGV[2] userid
 
   Output:
     1 when the client was a member before, else 0
 
   Effects:
-    SREM the clientId from the four sets (same hash tag).
+    SREM the clientId from the four sets; when it was online, lower its user's count (HDEL at 0).
+    Same hash tag.
 ]]
-redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 then
+  if redis.call('HINCRBY', KEYS[5], ARGV[2], -1) <= 0 then
+    redis.call('HDEL', KEYS[5], ARGV[2])
+  end
+end
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
 return redis.call('SREM', KEYS[3], ARGV[1])
