@@ -1,6 +1,5 @@
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { OfflineJob } from './jobs';
-import { offlineJobId } from './jobs';
+import { apnsJobId, offlineJobId, type ApnsJob, type OfflineJob } from './jobs';
 import { QUEUES } from './queue-names';
 
 /**
@@ -33,6 +32,44 @@ export class OfflineQueue {
 
   /** The underlying BullMQ queue, for inspection (tests, admin). */
   get bull(): Queue<OfflineJob> {
+    return this.queue;
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}
+
+/** The producer side of the `apns` queue (the offline step). */
+export class ApnsQueue {
+  private readonly queue: Queue<ApnsJob>;
+
+  constructor(
+    connection: ConnectionOptions,
+    prefix: string,
+    private readonly retry: { attempts: number; backoffMs: number } = { attempts: 8, backoffMs: 1000 },
+  ) {
+    this.queue = new Queue<ApnsJob>(QUEUES.apns, { connection, prefix });
+  }
+
+  /** Adds one batch job per `batches` entry, in one round trip. */
+  async enqueue(namespace: string, id: number, batches: readonly (readonly string[])[], firstBatch: number): Promise<void> {
+    if (batches.length === 0) return;
+    await this.queue.addBulk(
+      batches.map((clientIds, i) => ({
+        name: 'apns',
+        data: { namespace, id, clientIds },
+        opts: {
+          jobId: apnsJobId(namespace, id, firstBatch + i),
+          attempts: this.retry.attempts,
+          backoff: { type: 'exponential', delay: this.retry.backoffMs, jitter: 0.5 },
+          ...RETENTION,
+        },
+      })),
+    );
+  }
+
+  get bull(): Queue<ApnsJob> {
     return this.queue;
   }
 

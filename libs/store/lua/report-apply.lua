@@ -8,9 +8,12 @@
     KEYS[2i]   ack set of update i, for acks          ({nsp}:a:<id>:<platform>)
                (for an online count, the message hash again)
 
-    ARGV[3i-2] kind of update i: 'a' (ack) or 'o' (online deliveries)
-    ARGV[3i-1] the acking clientId ('a') or the number of sockets written to ('o')
-    ARGV[3i]   the acking client's platform: web, android or ios ('a'); '' ('o')
+    ARGV[3i-2] kind of update i: 'a' (ack), 'o' (online deliveries), 'n' (add to a counter),
+               's' (set a text field)
+    ARGV[3i-1] the acking clientId ('a'), the number of sockets written to ('o'), the amount
+               to add ('n') or the text ('s')
+    ARGV[3i]   the acking client's platform: web, android or ios ('a'); '' ('o'); the field
+               name ('n', 's')
 
   Output:
     the number of updates that changed the report
@@ -19,6 +22,7 @@
     'a': SADD the clientId to the ack set; when it was new, HINCRBY ackCount and, for ios and
          android, ackIOSCount / ackAndroidCount; the ack set expires with the message.
     'o': HINCRBY onlineClientCount by the count.
+    'n': HINCRBY the named field; 's': HSET the named field.
     All keys share the {nsp} hash tag.
 ]]
 local applied = 0
@@ -44,6 +48,12 @@ for i = 1, #KEYS / 2 do
       end
     elseif kind == 'o' then
       redis.call('HINCRBY', msg, 'onlineClientCount', tonumber(ARGV[3 * i - 1]))
+      applied = applied + 1
+    elseif kind == 'n' then
+      redis.call('HINCRBY', msg, ARGV[3 * i], tonumber(ARGV[3 * i - 1]))
+      applied = applied + 1
+    elseif kind == 's' then
+      redis.call('HSET', msg, ARGV[3 * i], ARGV[3 * i - 1])
       applied = applied + 1
     end
   end

@@ -9,3 +9,4 @@ export * from './client-store';
 export * from './connector-registry';
 export * from './online-report';
 export * from './room-members';
+export * from './inbox-store';

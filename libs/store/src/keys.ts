@@ -54,6 +54,11 @@ export class Keys {
     return `${this.nsTag(nsp)}:a:${id}:${platform}`;
   }
 
+  /** hash clientId → APNs outcome of one message, per device ("why did this device get nothing"). */
+  apnsOutcomes(nsp: string, id: number | string): string {
+    return `${this.nsTag(nsp)}:apns:${id}`;
+  }
+
   /** list of the namespace's newest message ids (report history). */
   history(nsp: string): string {
     return `${this.nsTag(nsp)}:hist`;
@@ -130,6 +135,11 @@ export class Keys {
   /** set of rooms whose pushes must not wake this iOS device through APNs (do-not-disturb). */
   clientMuted(clientId: string): string {
     return `${this.prefix}c:{${clientId}}:dnd`;
+  }
+
+  /** zset of message ids waiting for this client (its inbox), scored by id: oldest first. */
+  clientInbox(clientId: string): string {
+    return `${this.prefix}c:{${clientId}}:inbox`;
   }
 
   // ---- connectors

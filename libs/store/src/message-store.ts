@@ -142,6 +142,26 @@ export class MessageStore {
     return hash['id'] ? parseReport(namespace, hash) : null;
   }
 
+  /**
+   * Updates report fields of a message that still exists (an expired report is never re-created):
+   * `add` raises counters, `set` writes text fields. One script call.
+   */
+  async updateReport(namespace: string, id: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<boolean> {
+    const message = this.keys.message(namespace, id);
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const [field, amount] of Object.entries(add)) {
+      keys.push(message, message);
+      args.push('n', amount, field);
+    }
+    for (const [field, text] of Object.entries(set)) {
+      keys.push(message, message);
+      args.push('s', text, field);
+    }
+    if (keys.length === 0) return true;
+    return (await this.scripts.reportApply(keys, args)) > 0;
+  }
+
   /** Client ids that acked, per platform, at most `limit` each. */
   async ackDetail(namespace: string, id: number, limit: number): Promise<Record<Platform, { ids: string[]; truncated: boolean }>> {
     const out = {} as Record<Platform, { ids: string[]; truncated: boolean }>;

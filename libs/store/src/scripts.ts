@@ -84,6 +84,10 @@ export class Scripts {
     return this.call('namespacePresence', keys, [clientId, userid, state, at], false) as Promise<number>;
   }
 
+  inboxAdd(inboxKey: string, id: number, ttlMs: number, capacity: number): Promise<number> {
+    return this.call('inboxAdd', [inboxKey], [id, ttlMs, capacity], false) as Promise<number>;
+  }
+
   roomOffline(keys: [string, string, string], clientId: string, userid: string): Promise<number> {
     return this.call('roomOffline', keys, [clientId, userid], false) as Promise<number>;
   }

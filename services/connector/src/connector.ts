@@ -12,6 +12,7 @@ import type { Service } from '@herald/runtime';
 import {
   ClientStore,
   ConnectorRegistry,
+  InboxStore,
   Keys,
   NamespaceStore,
   RoomStore,
@@ -73,7 +74,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const roomStore = new RoomStore(redis, keys, scripts);
   const clients = new ClientStore(redis, keys, scripts);
   const namespaces = new NamespaceStore(redis, keys);
-  const reports = new ReportBatcher(scripts, keys, logger.child({ module: 'reports' }));
+  const inbox = new InboxStore(redis, keys, scripts);
+  const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }));
   const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
@@ -137,6 +139,23 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     await webhooks.enqueueDisconnect({ kind: 'disconnect', namespace, clientId, query, ...(cookie ? { cookie } : {}), at: Date.now() });
   };
 
+  /**
+   * Replay before `ok`: the messages in the client's inbox, oldest first. They leave the inbox when
+   * acknowledged — all of them through the `offlineMessage` ack callback (or the ids it lists), or
+   * one by one with `ackPush` — and count in the report like live acks. Unacknowledged ones come
+   * again on the next connect, until they expire.
+   */
+  const replayInbox = async (socket: HeraldSocket): Promise<void> => {
+    const { namespace, platform, clientId } = socket.data.identity;
+    const messages = await inbox.pending(clientId, namespace);
+    if (messages.length === 0 || !socket.connected) return;
+    const offered = new Set(messages.map((m) => m.id));
+    socket.emit('offlineMessage', messages, (ids?: unknown) => {
+      const acked = Array.isArray(ids) ? ids.map(Number).filter((id) => offered.has(id)) : [...offered];
+      for (const id of new Set(acked)) reports.ack(namespace, id, platform, clientId);
+    });
+  };
+
   const onConnection = (socket: HeraldSocket): void => {
     const identity = socket.data.identity;
     const log = logger.child({ clientId: identity.clientId });
@@ -163,7 +182,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       for (const room of new Set([userRoom(identity.userid), ...socket.data.callbackRooms, ...previous])) {
         await rooms.join(socket, room);
       }
-      // Offline replay (the offline-delivery issue) goes here, before `ok`.
+      await replayInbox(socket);
       if (socket.connected) socket.emit('ok', { system: hostname(), port: boundPort, clientId: identity.clientId });
     }).catch((error: unknown) => {
       log.error({ err: error }, 'connection set-up failed; disconnecting');

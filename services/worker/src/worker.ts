@@ -2,9 +2,10 @@ import type { WorkerConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import type { Service } from '@herald/runtime';
 import { describeRedisTarget } from '@herald/config';
-import { QUEUES, type WebhookJob, type WebhookResult } from '@herald/queues';
-import { closeRedis, createRedis, Keys, NamespaceStore } from '@herald/store';
+import { ApnsQueue, QUEUES, type OfflineJob, type WebhookJob, type WebhookResult } from '@herald/queues';
+import { closeRedis, createRedis, InboxStore, Keys, MessageStore, NamespaceStore, RoomMembers, Scripts } from '@herald/store';
 import type { Worker } from 'bullmq';
+import { OfflineProcessor, type OfflineResult } from './offline/offline-processor';
 import { createQueueWorker, type QueueWorker } from './queue-worker';
 import { WEBHOOK_DEFAULTS, WebhookProcessor, type WebhookProcessorOptions } from './webhooks/webhook-processor';
 
@@ -38,7 +39,19 @@ export function buildWorker(
     logger,
     timeoutMs: webhookOptions.timeoutMs,
   });
+  const scripts = new Scripts(redis);
+  const apns = new ApnsQueue(redis, keys.queuePrefix());
+  const offline = new OfflineProcessor({
+    redis,
+    keys,
+    messages: new MessageStore(redis, keys, scripts),
+    members: new RoomMembers(redis, keys),
+    inbox: new InboxStore(redis, keys, scripts),
+    apns,
+    logger: logger.child({ module: 'offline' }),
+  });
   const queueWorkers: QueueWorker[] = [
+    createQueueWorker<OfflineJob, OfflineResult>(QUEUES.offline, offline.process, config, logger, { concurrency: 8 }),
     createQueueWorker<WebhookJob, WebhookResult>(QUEUES.webhooks, webhooks.process, config, logger, {
       concurrency: webhookOptions.concurrency,
     }),
@@ -48,6 +61,7 @@ export function buildWorker(
     processors: queueWorkers.map((q) => q.bull),
     async start() {
       await redis.ping();
+      await apns.bull.waitUntilReady();
       await Promise.all(queueWorkers.map((q) => q.start()));
       logger.info({ redis: describeRedisTarget(config.redis), queues: queueWorkers.map((q) => q.bull.name) }, 'connected');
       return undefined;
@@ -55,6 +69,7 @@ export function buildWorker(
     async close() {
       // Let running jobs finish (BullMQ `close()` waits for them) before the shared connection goes.
       await Promise.all(queueWorkers.map((q) => q.close()));
+      await apns.close();
       await closeRedis(redis);
     },
   };

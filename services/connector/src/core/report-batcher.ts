@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import type { Platform } from '@herald/protocol';
-import type { Keys, Scripts } from '@herald/store';
+import type { InboxStore, Keys, Scripts } from '@herald/store';
 
 /** Tuning of the report batcher; defaults suit one connector with tens of thousands of sockets. */
 export interface ReportBatcherOptions {
@@ -35,6 +35,8 @@ interface Update {
  */
 export class ReportBatcher {
   private pending = new Map<string, Update[]>();
+  /** Acked ids per client, to take out of its inbox (another slot than the report). */
+  private inboxAcks = new Map<string, number[]>();
   private size = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
@@ -45,6 +47,7 @@ export class ReportBatcher {
   constructor(
     private readonly scripts: Scripts,
     private readonly keys: Keys,
+    private readonly inbox: InboxStore,
     private readonly logger: Logger,
     options: ReportBatcherOptions = {},
   ) {
@@ -56,6 +59,9 @@ export class ReportBatcher {
   /** A client acknowledged message `id`. */
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
     this.add(namespace, { id, kind: 'a', value: clientId, platform });
+    let ids = this.inboxAcks.get(clientId);
+    if (!ids) this.inboxAcks.set(clientId, (ids = []));
+    ids.push(id);
   }
 
   /** This connector wrote message `id` to `count` sockets. */
@@ -83,9 +89,14 @@ export class ReportBatcher {
     if (this.flushing) return this.flushing.then(() => this.flush());
     if (this.size === 0) return Promise.resolve();
     const batches = this.pending;
+    const inboxAcks = this.inboxAcks;
     this.pending = new Map();
+    this.inboxAcks = new Map();
     this.size = 0;
-    this.flushing = this.write(batches).finally(() => (this.flushing = undefined));
+    this.flushing = Promise.all([this.write(batches), this.clearInboxes(inboxAcks)]).then(
+      () => undefined,
+      () => undefined,
+    ).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
@@ -111,6 +122,18 @@ export class ReportBatcher {
         }
       }
     }
+  }
+
+  /**
+   * Acked messages leave the client's inbox. A failure only means the message is offered once more
+   * on the next connect (delivery is at least once), so it is logged, not retried.
+   */
+  private async clearInboxes(acks: Map<string, number[]>): Promise<void> {
+    await Promise.all(
+      [...acks].map(([clientId, ids]) =>
+        this.inbox.remove(clientId, ids).catch((error: unknown) => this.logger.warn({ err: error, clientId }, 'could not clear inbox entries')),
+      ),
+    );
   }
 
   /** Stops the timer after writing what is pending. */
