@@ -21,6 +21,20 @@ export function renderConfigDoc(): string {
     const roles = (variable.roles as Role[]).join(', ');
     lines.push(`| \`${variable.env}\` | ${roles} | ${variable.defaultText} | ${variable.doc.replace(/\|/g, '\\|')} |`);
   }
-  lines.push('');
+  lines.push(
+    '',
+    '## Variables of `npm start` and `ecosystem.config.js`',
+    '',
+    'These steer the process topology, not a service:',
+    '',
+    '| variable | default | meaning |',
+    '|---|---|---|',
+    '| `HERALD_HOME` | `<repo>/.herald` | where `npm start` keeps the private Redis data (`redis/`), the generated admin password (`admin-password`, mode 0600) and pm2\'s files (`pm2/`) |',
+    '| `HERALD_PROFILE` | `dev` | `dev`: one connector, one logic, one worker; `production`: the counts below |',
+    '| `HERALD_CONNECTORS` | `2` | production: connectors on consecutive ports from `HERALD_CONNECTOR_PORT` |',
+    '| `HERALD_LOGIC_INSTANCES` | `2` | production: logic processes in pm2 cluster mode on `HERALD_LOGIC_PORT` |',
+    '| `HERALD_WORKERS` | `1` | production: worker processes |',
+    '',
+  );
   return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { ConfigError, loadConfig, type ConfigByRole, type Role } from '@herald/config';
 import { createLogger, type Logger } from '@herald/log';
 
@@ -33,28 +34,43 @@ export async function runService<R extends Role>(
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   const service = build(config, logger);
+  let starting: Promise<unknown> = Promise.resolve();
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'stopping');
-    service.close().then(
-      () => logger.info('stopped'),
-      (error: unknown) => {
-        logger.error({ err: error }, 'error while stopping');
-        process.exitCode = 1;
-      },
-    );
+    // A signal during start-up waits for the start to settle, so nothing starts listening after
+    // the close.
+    starting
+      .catch(() => undefined)
+      .then(() => service.close())
+      .then(
+        () => {
+          logger.info('stopped');
+          // A pm2 cluster-mode worker (logic) keeps its IPC channel to the master open: leave it,
+          // or the event loop never empties.
+          if (cluster.isWorker) cluster.worker?.disconnect();
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'error while stopping');
+          process.exitCode = 1;
+        },
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 
   try {
-    const port = await service.start();
+    const started = service.start();
+    starting = started;
+    const port = await started;
+    if (stopping) return;
     logger.info({ port }, 'ready');
     // pm2 `wait_ready`: the process is up only once it listens.
     process.send?.('ready');
   } catch (error) {
+    if (stopping) return;
     logger.fatal({ err: error }, 'failed to start');
     process.exitCode = 1;
     await service.close().catch(() => undefined);

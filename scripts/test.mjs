@@ -1,0 +1,36 @@
+// `npm test [-- <jest arguments>]`: install when needed, build, type-check the tests, make sure a
+// redis-server >= 6.2 exists for the tests to start (its path goes to them in HERALD_REDIS_SERVER),
+// then run jest and exit with its exit code.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureInstalled, run, signalRunning, tsc } from './ensure-install.mjs';
+import { ensureRedisServer } from './redis-server.mjs';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const say = (line) => console.log(`[herald] ${line}`);
+
+// A Ctrl-C reaches jest through the terminal's process group; a signal sent to this script alone
+// (a CI timeout) is passed on, and either way we wait for jest to finish its teardown.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => signalRunning(signal));
+
+try {
+  await ensureInstalled(root, say);
+  await tsc(root, ['-b']);
+  if (existsSync(join(root, 'tsconfig.test.json'))) {
+    await tsc(root, ['-p', 'tsconfig.test.json']);
+  } else {
+    say('tsconfig.test.json is missing: tests are not type-checked');
+  }
+  // Every test starts its own redis-server on a free port (a test must never share or touch an
+  // operator's Redis, and fault tests kill and restart theirs), so the binary is needed even when
+  // HERALD_REDIS_URL is set; that variable only steers `npm start`.
+  const env = { ...process.env, HERALD_REDIS_SERVER: await ensureRedisServer({ log: say }) };
+  process.exitCode = await run(process.execPath, [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', ...process.argv.slice(2)], {
+    cwd: root,
+    env,
+  });
+} catch (error) {
+  console.error(`[herald] ${error.message}`);
+  process.exitCode = 1;
+}
