@@ -1,3 +1,5 @@
 export * from './redis-server';
 export * from './service-process';
 export * from './wait';
+export * from './test-ca';
+export * from './apns-mock';
