@@ -85,6 +85,11 @@ export const Errors = Object.freeze({
   CLIENT_PUSH_LIMITED: entry('CLIENT_PUSH_LIMITED', 'limited access', 500),
   INFO_INVALID: entry('INFO_INVALID', 'info invalid', 400),
   APNS_ROOMS_INVALID: entry('APNS_ROOMS_INVALID', 'apns rooms invalid', 400),
+
+  // --- namespace settings and clean-up ---
+  NAMESPACE_EMPTY: entry('NAMESPACE_EMPTY', 'namespace can not be empty', 400),
+  NAMESPACE_KEY_MISMATCH: entry('NAMESPACE_KEY_MISMATCH', 'key must be the namespace of the credentials', 400),
+  APNS_LIST_TOO_LARGE: entry('APNS_LIST_TOO_LARGE', 'apns_list too large', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -10,3 +10,4 @@ export * from './connector-registry';
 export * from './online-report';
 export * from './room-members';
 export * from './inbox-store';
+export * from './namespace-cleanup';

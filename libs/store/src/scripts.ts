@@ -84,11 +84,19 @@ export class Scripts {
     return this.call('namespacePresence', keys, [clientId, userid, state, at], false) as Promise<number>;
   }
 
+  clientTokenDrop(clientKey: string, token: string, unregisteredAt: number): Promise<number> {
+    return this.call('clientTokenDrop', [clientKey], [token, unregisteredAt], false) as Promise<number>;
+  }
+
   inboxAdd(inboxKey: string, id: number, ttlMs: number, capacity: number): Promise<number> {
     return this.call('inboxAdd', [inboxKey], [id, ttlMs, capacity], false) as Promise<number>;
   }
 
   roomOffline(keys: [string, string, string], clientId: string, userid: string): Promise<number> {
     return this.call('roomOffline', keys, [clientId, userid], false) as Promise<number>;
+  }
+
+  namespaceSave(namespaceKey: string, apnsChanges: string, maxItems: number, maxBytes: number, fields: readonly string[]): Promise<number> {
+    return this.call('namespaceSave', [namespaceKey], [apnsChanges, maxItems, maxBytes, ...fields], false) as Promise<number>;
   }
 }

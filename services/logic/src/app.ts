@@ -12,7 +12,7 @@ import {
   Scripts,
   closeRedis,
   createRedis,
-  type NamespaceRecord,
+  type NamespaceSettings,
 } from '@herald/store';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthFailures, NamespaceAuth, authenticateAdmin } from './plugins/auth';
@@ -28,7 +28,7 @@ import { roomRoutes } from './routes/rooms';
 declare module 'fastify' {
   interface FastifyRequest {
     /** The namespace whose credentials authenticated this `/api/auth/*` request. */
-    namespace?: NamespaceRecord;
+    namespace?: NamespaceSettings;
   }
 }
 
@@ -90,7 +90,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
 
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => failures.guard(request.ip, () => authenticateAdmin(request, config.adminName, config.adminPassword)));
-    adminNamespaceRoutes({ app: admin, namespaces, online });
+    adminNamespaceRoutes({ app: admin, namespaces, online, redis, keys, legacyClientHours: config.legacyClientHours });
     adminReportRoutes({ app: admin, namespaces, online });
   });
 

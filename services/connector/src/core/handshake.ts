@@ -62,7 +62,7 @@ export class HandshakeGate {
 
   private async admit(socket: HeraldSocket): Promise<void> {
     const nsp = socket.nsp;
-    const record = await this.namespaces.get(nsp.name);
+    const record = await this.namespaces.settings(nsp.name);
     if (!record) throw new HeraldError(Errors.HS_NAMESPACE_NOT_FOUND);
     if (record.offline) throw new HeraldError(Errors.HS_NAMESPACE_OFFLINE);
     let identity = identityFromQuery(nsp.name, socket.handshake.query);

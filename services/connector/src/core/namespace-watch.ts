@@ -38,7 +38,7 @@ export class NamespaceWatch {
     if (!nsp || nsp.sockets.size === 0) return;
     let record;
     try {
-      record = await this.namespaces.get(name);
+      record = await this.namespaces.settings(name);
     } catch (error) {
       this.logger.warn({ err: (error as Error).message, namespace: name }, 'could not read a changed namespace');
       return;

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Errors, HeraldError } from '@herald/protocol';
-import { verifyPassword, type Keys, type NamespaceRecord, type NamespaceStore, type RedisClient } from '@herald/store';
+import { verifyPassword, type Keys, type NamespaceSettings, type NamespaceStore, type RedisClient } from '@herald/store';
 import type { FastifyRequest } from 'fastify';
 
 /** `Basic <base64>` or the bare base64 (the seed admin SPA sends it without the prefix). */
@@ -35,9 +35,9 @@ export class NamespaceAuth {
 
   constructor(private readonly namespaces: NamespaceStore) {}
 
-  async authenticate(request: FastifyRequest): Promise<NamespaceRecord> {
+  async authenticate(request: FastifyRequest): Promise<NamespaceSettings> {
     const { user, password } = parseBasic(request.headers.authorization);
-    const record = await this.namespaces.get(user);
+    const record = await this.namespaces.settings(user);
     if (!record) throw new HeraldError(Errors.NAMESPACE_NOT_FOUND);
     if (!record.passwordHash) throw new HeraldError(Errors.PASSWD_ERROR);
     const cacheKey = `${record.key}\u0000${digest(password).toString('base64')}`;

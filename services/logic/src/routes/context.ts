@@ -1,5 +1,5 @@
 import type { ConnectorBus, PushService } from '@herald/push';
-import type { ClientStore, MessageStore, NamespaceStore, OnlineReport, RoomMembers } from '@herald/store';
+import type { ClientStore, Keys, MessageStore, NamespaceStore, OnlineReport, RedisClient, RoomMembers } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 
 /** What a route module of `/api/auth/*` gets: an encapsulated app whose requests are authenticated. */
@@ -19,4 +19,12 @@ export interface AdminRouteContext {
   readonly app: FastifyInstance;
   readonly namespaces: NamespaceStore;
   readonly online: OnlineReport;
+}
+
+/** What the namespace routes of `/api/admin/*` get besides: Redis for the clean-up, and its legacy window. */
+export interface AdminNamespaceRouteContext extends AdminRouteContext {
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  /** `HERALD_LEGACY_CLIENT_HOURS`: clients not seen for this long are legacy. */
+  readonly legacyClientHours: number;
 }

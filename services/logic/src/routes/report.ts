@@ -59,7 +59,7 @@ export function adminReportRoutes({ app, online, namespaces }: AdminRouteContext
     const detail = flagParam(query['detail'], 'detail');
     const namespace = query['namespace'] as string | undefined;
     if (namespace === undefined) return online.all();
-    if (!isValidName('namespace', namespace) || !(await namespaces.get(namespace))) throw new HeraldError(Errors.NAMESPACE_NOT_FOUND);
+    if (!isValidName('namespace', namespace) || !(await namespaces.settings(namespace))) throw new HeraldError(Errors.NAMESPACE_NOT_FOUND);
     return online.namespace(namespace, detail);
   });
 }
