@@ -232,6 +232,14 @@ export const VARIABLES = {
     defaultText: '`443`',
     parse: integer(1, 65535),
   },
+  apnsDefaultAlert: {
+    env: 'HERALD_APNS_DEFAULT_ALERT',
+    roles: ['worker'],
+    doc: "`aps.alert` of a notification whose `pushData.apsData` sets none (seed `apns_aps_alert`).",
+    default: '通知',
+    defaultText: '`通知`',
+    parse: (raw: string) => (raw.length <= 256 ? raw : fail('must be at most 256 characters')),
+  },
   apnsCa: {
     env: 'HERALD_APNS_CA',
     roles: ['worker'],

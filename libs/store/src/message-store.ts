@@ -26,6 +26,11 @@ export interface MessageReport {
   readonly apnsCount: number;
   readonly apnsSuccessCount: number;
   readonly apnsEnv: string | undefined;
+  /** APNs failures by Apple's reason (or `no answer` causes). */
+  readonly apnsFailures: Record<string, number>;
+  /** The offline step's summary, `inbox:<n> apns:<m>`, once it ran. */
+  readonly offline: string | undefined;
+  /** A readable summary: a configuration problem, or the APNs outcome. */
   readonly result: string;
 }
 
@@ -42,6 +47,10 @@ const COUNTERS = ['onlineClientCount', 'ackCount', 'ackIOSCount', 'ackAndroidCou
 /** A message hash as its report: numbers as numbers, pushData parsed. */
 function parseReport(namespace: string, h: Record<string, string>): MessageReport {
   const num = (field: string) => Number(h[field] ?? 0);
+  const apnsFailures: Record<string, number> = {};
+  for (const [field, value] of Object.entries(h)) {
+    if (field.startsWith('apnsFailed:')) apnsFailures[field.slice('apnsFailed:'.length)] = Number(value);
+  }
   return {
     id: num('id'),
     namespace: h['namespace'] ?? namespace,
@@ -61,8 +70,20 @@ function parseReport(namespace: string, h: Record<string, string>): MessageRepor
     apnsCount: num('apnsCount'),
     apnsSuccessCount: num('apnsSuccessCount'),
     apnsEnv: h['apnsEnv'],
-    result: h['result'] ?? '',
+    apnsFailures,
+    offline: h['offline'],
+    result: h['result'] || describeApns(h['apnsEnv'], num('apnsSuccessCount'), apnsFailures),
   };
+}
+
+/** `apnsEnv:dev sent:98 failed:2 (BadDeviceToken:1, Unregistered:1)`, or '' when nothing was sent. */
+function describeApns(env: string | undefined, sent: number, failures: Record<string, number>): string {
+  const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+  if (!env && sent === 0 && failed === 0) return '';
+  const detail = Object.entries(failures)
+    .map(([reason, n]) => `${reason}:${n}`)
+    .join(', ');
+  return `apnsEnv:${env ?? '?'} sent:${sent} failed:${failed}${detail ? ` (${detail})` : ''}`;
 }
 
 export interface StoredMessage {

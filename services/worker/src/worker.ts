@@ -2,9 +2,12 @@ import type { WorkerConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import type { Service } from '@herald/runtime';
 import { describeRedisTarget } from '@herald/config';
-import { ApnsQueue, QUEUES, type OfflineJob, type WebhookJob, type WebhookResult } from '@herald/queues';
+import { ApnsQueue, QUEUES, type ApnsJob, type OfflineJob, type WebhookJob, type WebhookResult } from '@herald/queues';
 import { closeRedis, createRedis, InboxStore, Keys, MessageStore, NamespaceStore, RoomMembers, Scripts } from '@herald/store';
 import type { Worker } from 'bullmq';
+import { ApnsProcessor, type ApnsResult } from './apns/apns-processor';
+import type { ApnsSenderFactory } from './apns/apns-sender';
+import { createNodeApnSender } from './apns/node-apn-sender';
 import { OfflineProcessor, type OfflineResult } from './offline/offline-processor';
 import { createQueueWorker, type QueueWorker } from './queue-worker';
 import { WEBHOOK_DEFAULTS, WebhookProcessor, type WebhookProcessorOptions } from './webhooks/webhook-processor';
@@ -13,6 +16,8 @@ import { WEBHOOK_DEFAULTS, WebhookProcessor, type WebhookProcessorOptions } from
 export interface BuildWorkerOptions {
   /** The `webhooks` queue's processor. */
   readonly webhooks?: WebhookProcessorOptions;
+  /** How APNs connections are made (tests may swap the driver). @default node-apn */
+  readonly apnsSender?: ApnsSenderFactory;
 }
 
 /**
@@ -50,7 +55,19 @@ export function buildWorker(
     apns,
     logger: logger.child({ module: 'offline' }),
   });
+  const apnsProcessor = new ApnsProcessor({
+    redis,
+    keys,
+    scripts,
+    messages: new MessageStore(redis, keys, scripts),
+    namespaces: new NamespaceStore(redis, keys),
+    endpoint: { host: config.apnsHost, port: config.apnsPort, caFile: config.apnsCa },
+    createSender: options.apnsSender ?? createNodeApnSender,
+    defaultAlert: config.apnsDefaultAlert,
+    logger: logger.child({ module: 'apns' }),
+  });
   const queueWorkers: QueueWorker[] = [
+    createQueueWorker<ApnsJob, ApnsResult>(QUEUES.apns, apnsProcessor.process, config, logger, { concurrency: 16 }),
     createQueueWorker<OfflineJob, OfflineResult>(QUEUES.offline, offline.process, config, logger, { concurrency: 8 }),
     createQueueWorker<WebhookJob, WebhookResult>(QUEUES.webhooks, webhooks.process, config, logger, {
       concurrency: webhookOptions.concurrency,
@@ -69,6 +86,7 @@ export function buildWorker(
     async close() {
       // Let running jobs finish (BullMQ `close()` waits for them) before the shared connection goes.
       await Promise.all(queueWorkers.map((q) => q.close()));
+      await apnsProcessor.close();
       await apns.close();
       await closeRedis(redis);
     },
