@@ -123,20 +123,30 @@ test('Apple’s answers: 410 and 400 BadDeviceToken drop the token, 413 keeps it
   expect(await redis.hget(keys.apnsOutcomes('/app', id), bad.cid)).toBe('400 BadDeviceToken');
 });
 
-test('429, 500 and no answer are retried with backoff until APNs accepts; devices already done are not sent again', async () => {
+test('429 and 500 are retried with backoff until APNs accepts; devices already done are not sent again', async () => {
   const busy = await device('r1', 'retry');
   const broken = await device('r2', 'retry');
   const fine = await device('r3', 'retry');
   mock.script(busy.deviceToken!, { status: 429, reason: 'TooManyRequests', retryAfter: 1 });
-  mock.script(broken.deviceToken!, { status: 500, reason: 'InternalServerError' }, { kind: 'goaway' });
+  mock.script(broken.deviceToken!, { status: 500, reason: 'InternalServerError' }, { status: 503, reason: 'ServiceUnavailable' });
   const id = await push('retry');
   const r = await report(id, (x) => x.apnsSuccessCount === 3);
   expect(r.apnsCount).toBe(3);
   expect(requestsFor(busy.deviceToken!).map((q) => q.status)).toEqual([429, 200]);
-  expect(requestsFor(broken.deviceToken!).map((q) => q.status ?? q.outcome)).toEqual([500, 'goaway', 200]);
+  expect(requestsFor(broken.deviceToken!).map((q) => q.status)).toEqual([500, 503, 200]);
   expect(requestsFor(fine.deviceToken!)).toHaveLength(1);
   const times = requestsFor(broken.deviceToken!).map((q) => q.at);
   // Exponential backoff from 1 s with jitter 0.5: at least 0.5 s, then 1 s between attempts.
   expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(400);
   expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(900);
+}, 30_000);
+
+test('a GOAWAY (no answer) is retried on a new connection', async () => {
+  // Alone in its batch: a GOAWAY ends the whole HTTP/2 session, and answers of other streams on it
+  // may be lost — those devices are then sent again (at least once), which the previous test avoids.
+  const d = await device('g1', 'goaway');
+  mock.script(d.deviceToken!, { kind: 'goaway' });
+  const id = await push('goaway');
+  await report(id, (x) => x.apnsSuccessCount === 1);
+  expect(requestsFor(d.deviceToken!).map((q) => q.outcome)).toEqual(['goaway', 'answered']);
 }, 30_000);
