@@ -216,6 +216,22 @@ export const VARIABLES = {
     defaultText: '`240`',
     parse: integer(1, 24 * 365 * 10),
   },
+  apnsConcurrency: {
+    env: 'HERALD_APNS_CONCURRENCY',
+    roles: ['worker'],
+    doc: 'APNs batch jobs (of up to 100 devices each) one worker process sends at once.',
+    default: 16,
+    defaultText: '`16`',
+    parse: integer(1, 1000),
+  },
+  jobLockMs: {
+    env: 'HERALD_JOB_LOCK_MS',
+    roles: ['worker'],
+    doc: "How long a worker's claim on a job lasts without renewal (BullMQ `lockDuration`; also its stalled-job check interval). A job of a worker that died is taken over after about this long.",
+    default: 30000,
+    defaultText: '`30000`',
+    parse: integer(1000, 600_000),
+  },
   apnsHost: {
     env: 'HERALD_APNS_HOST',
     roles: ['worker'],

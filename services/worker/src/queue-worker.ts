@@ -38,6 +38,9 @@ export function createQueueWorker<D, R>(
     connection,
     prefix: new Keys(config.redisPrefix).queuePrefix(),
     concurrency: options.concurrency,
+    // A job whose worker died (SIGKILL, host lost) is taken over once its lock lapses.
+    lockDuration: config.jobLockMs,
+    stalledInterval: config.jobLockMs,
     // Defaults for jobs enqueued without their own bounds: Redis must not fill up with old jobs.
     removeOnComplete: RETENTION.removeOnComplete,
     removeOnFail: RETENTION.removeOnFail,

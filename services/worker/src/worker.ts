@@ -67,7 +67,7 @@ export function buildWorker(
     logger: logger.child({ module: 'apns' }),
   });
   const queueWorkers: QueueWorker[] = [
-    createQueueWorker<ApnsJob, ApnsResult>(QUEUES.apns, apnsProcessor.process, config, logger, { concurrency: 16 }),
+    createQueueWorker<ApnsJob, ApnsResult>(QUEUES.apns, apnsProcessor.process, config, logger, { concurrency: config.apnsConcurrency }),
     createQueueWorker<OfflineJob, OfflineResult>(QUEUES.offline, offline.process, config, logger, { concurrency: 8 }),
     createQueueWorker<WebhookJob, WebhookResult>(QUEUES.webhooks, webhooks.process, config, logger, {
       concurrency: webhookOptions.concurrency,
