@@ -11,6 +11,12 @@ import { isPlatform, userRoom } from '@herald/protocol';
 export class Liveness {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /**
+   * Since when this connector's beats have been succeeding. After a Redis outage every connector's
+   * last beat is old; a connector reaps others only once it has itself been beating for three
+   * intervals, which gives them the same time to beat again — live clients are never reaped.
+   */
+  private healthySince = Date.now();
 
   constructor(
     private readonly connectorId: string,
@@ -31,9 +37,18 @@ export class Liveness {
   private async tick(): Promise<void> {
     try {
       await this.registry.beat(this.connectorId);
-      await this.reap(Date.now() - 3 * this.intervalMs);
     } catch (error) {
+      this.healthySince = Number.POSITIVE_INFINITY;
       this.logger.warn({ err: (error as Error).message }, 'heartbeat failed');
+      return;
+    }
+    const now = Date.now();
+    if (this.healthySince === Number.POSITIVE_INFINITY) this.healthySince = now;
+    if (now - this.healthySince < 3 * this.intervalMs) return;
+    try {
+      await this.reap(now - 3 * this.intervalMs);
+    } catch (error) {
+      this.logger.warn({ err: (error as Error).message }, 'reaping failed');
     }
   }
 
