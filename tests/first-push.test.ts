@@ -3,49 +3,23 @@
  * namespace and pushes over REST; two stock socket.io clients on two connector processes receive
  * the message once, ack it, and the report counts both.
  */
-import { startRedis, startService, until, type ServiceProcess, type TestRedis } from '@herald/test-support';
+import { startService, until, type ServiceProcess } from '@herald/test-support';
 import { basic, connectClient, connectError, emitWithAck, type Recorded } from './support/clients';
+import { ADMIN, startStack, type Stack } from './support/stack';
 
-const ADMIN = basic('admin', 'test-admin-password');
-let redis: TestRedis;
-let logic: ServiceProcess;
-let connectorA: ServiceProcess;
-let connectorB: ServiceProcess;
+let stack: Stack;
 let worker: ServiceProcess;
 const clients: Recorded[] = [];
-
-async function api(path: string, init: { method?: string; auth?: string; body?: unknown } = {}) {
-  const response = await fetch(`http://127.0.0.1:${logic.port}${path}`, {
-    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-    headers: {
-      ...(init.auth ? { authorization: init.auth } : {}),
-      ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const api = (path: string, init?: { method?: string; auth?: string; body?: unknown }) => stack.api(path, init);
 
 beforeAll(async () => {
-  redis = await startRedis();
-  const env = {
-    HERALD_REDIS_URL: redis.url,
-    HERALD_ADMIN_PASSWORD: 'test-admin-password',
-    HERALD_CONNECTOR_PORT: '0',
-    HERALD_LOGIC_PORT: '0',
-  };
-  [logic, connectorA, connectorB, worker] = await Promise.all([
-    startService('logic', { env }),
-    startService('connector', { env }),
-    startService('connector', { env }),
-    startService('worker', { env }),
-  ]);
+  stack = await startStack({ connectors: 2 });
+  worker = await startService('worker', { env: stack.env });
 });
 
 afterAll(async () => {
   for (const client of clients) client.socket.close();
-  const codes = await Promise.all([logic, connectorA, connectorB, worker].filter(Boolean).map((s) => s.stop()));
-  await redis?.stop();
+  const codes = [await worker.stop(), ...(await stack.stop())];
   // Each service closed what it opened and exited by itself with 0 on SIGTERM.
   expect(codes).toEqual([0, 0, 0, 0]);
 });
@@ -56,12 +30,12 @@ test('a REST push reaches clients on two connectors once, and their acks reach t
     body: {},
   });
 
-  const a = await connectClient(connectorA.port, '/demo', { uuid: 'u1', userid: 'a', platform: 'web' });
-  const b = await connectClient(connectorB.port, '/demo', { uuid: 'u2', userid: 'b', platform: 'android' });
+  const a = await connectClient(stack.connectors[0]!.port, '/demo', { uuid: 'u1', userid: 'a', platform: 'web' });
+  const b = await connectClient(stack.connectors[1]!.port, '/demo', { uuid: 'u2', userid: 'b', platform: 'android' });
   clients.push(a, b);
-  expect(a.ok).toEqual({ system: expect.any(String), port: connectorA.port, clientId: '/demo#a#web-u1' });
-  expect(b.ok).toEqual({ system: expect.any(String), port: connectorB.port, clientId: '/demo#b#android-u2' });
-  expect(connectorA.port).not.toBe(connectorB.port);
+  expect(a.ok).toEqual({ system: expect.any(String), port: stack.connectors[0]!.port, clientId: '/demo#a#web-u1' });
+  expect(b.ok).toEqual({ system: expect.any(String), port: stack.connectors[1]!.port, clientId: '/demo#b#android-u2' });
+  expect(stack.connectors[0]!.port).not.toBe(stack.connectors[1]!.port);
 
   expect(await emitWithAck(a.socket, 'joinRoom', ['r1'])).toEqual({ status: 200, msg: 'ok' });
   expect(await emitWithAck(b.socket, 'joinRoom', ['r1'])).toEqual({ status: 200, msg: 'ok' });
@@ -94,13 +68,13 @@ test('wrong namespace password → 401 passwd error, and nothing is pushed', asy
 });
 
 test('unknown namespace on connect → connect_error "this namespace not found"', async () => {
-  const error = await connectError(connectorA.port, '/nope', { uuid: 'u9' });
+  const error = await connectError(stack.connectors[0]!.port, '/nope', { uuid: 'u9' });
   expect(error.message).toBe('this namespace not found');
   expect(error.data).toEqual({ code: 'HS_NAMESPACE_NOT_FOUND' });
 });
 
 test('GET /health answers hello on logic and on each connector', async () => {
-  for (const port of [logic.port, connectorA.port, connectorB.port]) {
+  for (const port of [stack.logic.port, stack.connectors[0]!.port, stack.connectors[1]!.port]) {
     const response = await fetch(`http://127.0.0.1:${port}/health`);
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('hello');

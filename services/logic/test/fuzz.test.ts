@@ -5,34 +5,26 @@
  * (`FUZZ_SEED=<seed> npm test -- services/logic/test/fuzz`).
  */
 import fc from 'fast-check';
-import { loadConfig } from '@herald/config';
-import { createLogger } from '@herald/log';
-import { startRedis, type TestRedis } from '@herald/test-support';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app';
+import { startTestApp, type TestApp } from './support/test-app';
 
 const ADMIN_PASSWORD = 'admin-password-for-fuzz';
 const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
 const RUNS = 10_000;
 const seed = Number(process.env['FUZZ_SEED'] ?? Date.now() % 2 ** 31);
 
-let server: TestRedis;
+let testApp: TestApp;
 let redis: Redis;
 let app: FastifyInstance;
 
 beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  const config = loadConfig('logic', { HERALD_REDIS_URL: server.url, HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD, HERALD_LOG_LEVEL: 'silent' });
-  app = buildApp(config, createLogger('logic', 'silent'));
-  await app.ready();
+  testApp = await startTestApp(ADMIN_PASSWORD);
+  ({ app, redis } = testApp);
   await app.inject({ method: 'POST', url: '/api/admin/namespace/save', headers: { authorization: basic('admin', ADMIN_PASSWORD) }, payload: { key: '/f', auth_passwd: 'pw' } });
 });
 afterAll(async () => {
-  await app.close();
-  await redis.quit();
-  await server.stop();
+  await testApp.close();
 });
 
 const ROUTES: [string, string][] = [

@@ -3,14 +3,13 @@
  * name, the redacted self view, self save, the admin list, and the request checks of the clean-up
  * routes. The clean-ups themselves run against real processes in tests/namespace-admin.test.ts.
  */
-import { loadConfig } from '@herald/config';
-import { createLogger } from '@herald/log';
 import { ClientStore, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, type ApnsSettings } from '@herald/store';
-import { startRedis, type TestRedis } from '@herald/test-support';
+import type { TestRedis } from '@herald/test-support';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app';
+import { startTestApp, type TestApp } from './support/test-app';
 
+let testApp: TestApp;
 let server: TestRedis;
 let app: FastifyInstance;
 let redis: Redis;
@@ -51,16 +50,11 @@ async function snapshot(): Promise<Record<string, unknown>> {
 }
 
 beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  const config = loadConfig('logic', { HERALD_REDIS_URL: server.url, HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD, HERALD_LOG_LEVEL: 'silent' });
-  app = buildApp(config, createLogger('logic', 'silent'));
-  await app.ready();
+  testApp = await startTestApp(ADMIN_PASSWORD);
+  ({ app, redis, server } = testApp);
 });
 afterAll(async () => {
-  await app.close();
-  await redis.quit();
-  await server.stop();
+  await testApp.close();
 });
 
 describe('apns_list in POST /api/admin/namespace/save', () => {

@@ -1,13 +1,10 @@
-import { loadConfig } from '@herald/config';
-import { createLogger } from '@herald/log';
 import { ClientStore, Keys, RoomStore, Scripts } from '@herald/store';
-import { startRedis, type TestRedis } from '@herald/test-support';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app';
+import { startTestApp, type TestApp } from './support/test-app';
 import { AUTH_FAILURE_LIMIT } from '../src/plugins/auth';
 
-let server: TestRedis;
+let testApp: TestApp;
 let app: FastifyInstance;
 let redis: Redis;
 const keys = new Keys('h:');
@@ -37,17 +34,12 @@ async function online(namespace: string, userid: string, platform: 'web' | 'ios'
 }
 
 beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  const config = loadConfig('logic', { HERALD_REDIS_URL: server.url, HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD, HERALD_LOG_LEVEL: 'silent' });
-  app = buildApp(config, createLogger('logic', 'silent'));
-  await app.ready();
+  testApp = await startTestApp(ADMIN_PASSWORD);
+  ({ app, redis } = testApp);
   for (const key of ['/demo', '/other']) await call('POST', '/api/admin/namespace/save', admin, { key, auth_passwd: 'pw' });
 });
 afterAll(async () => {
-  await app.close();
-  await redis.quit();
-  await server.stop();
+  await testApp.close();
 });
 
 describe('push history and stats', () => {

@@ -1,11 +1,8 @@
-import { loadConfig } from '@herald/config';
-import { createLogger } from '@herald/log';
-import { startRedis, type TestRedis } from '@herald/test-support';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { buildApp } from '../src/app';
+import { startTestApp, type TestApp } from './support/test-app';
 
-let server: TestRedis;
+let testApp: TestApp;
 let app: FastifyInstance;
 let redis: Redis;
 const ADMIN_PASSWORD = 'admin-password-for-tests';
@@ -15,18 +12,13 @@ const admin = basic('admin', ADMIN_PASSWORD);
 const auth = basic('/demo', 'pw:with:colons');
 
 beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-  const config = loadConfig('logic', { HERALD_REDIS_URL: server.url, HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD, HERALD_LOG_LEVEL: 'silent' });
-  app = buildApp(config, createLogger('logic', 'silent'));
-  await app.ready();
+  testApp = await startTestApp(ADMIN_PASSWORD);
+  ({ app, redis } = testApp);
   const saved = await app.inject({ method: 'POST', url: '/api/admin/namespace/save', headers: { authorization: admin }, payload: { key: '/demo', auth_passwd: 'pw:with:colons' } });
   expect(saved.statusCode).toBe(200);
 });
 afterAll(async () => {
-  await app.close();
-  await redis.quit();
-  await server.stop();
+  await testApp.close();
 });
 
 /**
