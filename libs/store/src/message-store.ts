@@ -25,11 +25,12 @@ export interface MessageReport {
   readonly ackAndroidCount: number;
   readonly apnsCount: number;
   readonly apnsSuccessCount: number;
-  readonly apnsEnv: string | undefined;
+  /** `dev` or `production` once APNs was used for this message, else null. */
+  readonly apnsEnv: string | null;
   /** APNs failures by Apple's reason (or `no answer` causes). */
   readonly apnsFailures: Record<string, number>;
   /** The offline step's summary, `inbox:<n> apns:<m>`, once it ran. */
-  readonly offline: string | undefined;
+  readonly offline: string | null;
   /** A readable summary: a configuration problem, or the APNs outcome. */
   readonly result: string;
 }
@@ -69,9 +70,9 @@ function parseReport(namespace: string, h: Record<string, string>): MessageRepor
     ackAndroidCount: num('ackAndroidCount'),
     apnsCount: num('apnsCount'),
     apnsSuccessCount: num('apnsSuccessCount'),
-    apnsEnv: h['apnsEnv'],
+    apnsEnv: h['apnsEnv'] ?? null,
     apnsFailures,
-    offline: h['offline'],
+    offline: h['offline'] ?? null,
     result: h['result'] || describeApns(h['apnsEnv'], num('apnsSuccessCount'), apnsFailures),
   };
 }
