@@ -112,7 +112,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   };
   const settled = (socket: HeraldSocket): Promise<void> => (queues.get(socket) ?? Promise.resolve()).catch(() => undefined);
 
-  const eviction = new Eviction(settled, logger.child({ module: 'eviction' }));
+  const eviction = new Eviction(settled, clients, id, logger.child({ module: 'eviction' }));
   const gate = new HandshakeGate(
     io,
     namespaces,

@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import type { ClientStore } from '@herald/store';
 import { clientRoom, type HeraldNamespace, type HeraldSocket } from './socket-data';
 
 /**
@@ -13,6 +14,9 @@ export class Eviction {
   constructor(
     /** Resolves when a socket's disconnect clean-up is done (connector.ts queues it per socket). */
     private readonly cleanedUp: (socket: HeraldSocket) => Promise<void>,
+    private readonly clients: ClientStore,
+    /** This connector's id, as client records name it. */
+    private readonly connectorId: string,
     private readonly logger: Logger,
   ) {}
 
@@ -29,21 +33,31 @@ export class Eviction {
     return sockets.length;
   }
 
-  /** Evicts the client's sockets on every connector. */
+  /**
+   * Evicts the client's sockets on every connector. The client record says where its current
+   * connection is: nowhere (the usual case: no cluster round trip at all), here, or on another
+   * connector — only then are the others asked, and their answers awaited.
+   */
   async evictEverywhere(nsp: HeraldNamespace, clientId: string): Promise<void> {
+    const record = await this.clients.record(clientId);
     const local = this.evictLocal(nsp, clientId);
-    try {
-      await nsp.serverSideEmitWithAck('herald:evict', clientId);
-    } catch (error) {
-      // A connector that did not answer in time is busy or dying; its socket, if any, is cleaned up
-      // by its own disconnect or by the reaper. The newcomer is not held hostage by it.
-      this.logger.warn({ err: (error as Error).message, clientId }, 'eviction not confirmed by every connector');
+    if (record['sid'] && record['connector'] && record['connector'] !== this.connectorId) {
+      try {
+        await nsp.serverSideEmitWithAck('herald:evict', clientId);
+      } catch (error) {
+        // A connector that did not answer in time is busy or dying; its socket, if any, is cleaned
+        // up by its own disconnect or by the reaper. The newcomer is not held hostage by it.
+        this.logger.warn({ err: (error as Error).message, clientId }, 'eviction not confirmed by every connector');
+      }
     }
     await local;
   }
 
   /** True when a socket of the client is connected on any connector. */
   async connectedAnywhere(nsp: HeraldNamespace, clientId: string): Promise<boolean> {
+    if ((nsp.adapter.rooms.get(clientRoom(clientId))?.size ?? 0) > 0) return true;
+    // Nothing recorded: not connected anywhere, no need to ask the other connectors.
+    if (!(await this.clients.record(clientId))['sid']) return false;
     const sockets = await nsp.in(clientRoom(clientId)).fetchSockets();
     return sockets.length > 0;
   }
