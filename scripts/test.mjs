@@ -1,7 +1,8 @@
 // `npm test [-- <jest arguments>]`: install when needed, build, type-check the tests, make sure a
 // redis-server >= 6.2 exists for the tests to start (its path goes to them in HERALD_REDIS_SERVER),
 // then run jest and exit with its exit code.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureInstalled, run, signalRunning, tsc } from './ensure-install.mjs';
@@ -26,10 +27,21 @@ try {
   // operator's Redis, and fault tests kill and restart theirs), so the binary is needed even when
   // HERALD_REDIS_URL is set; that variable only steers `npm start`.
   const env = { ...process.env, HERALD_REDIS_SERVER: await ensureRedisServer({ log: say }) };
-  process.exitCode = await run(process.execPath, [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', ...process.argv.slice(2)], {
-    cwd: root,
-    env,
-  });
+  // Jest also writes its results as JSON, from which the run ends with one plain summary line
+  // ("N passed, N failed") that any CI can read.
+  const resultsDir = mkdtempSync(join(tmpdir(), 'herald-jest-'));
+  const results = join(resultsDir, 'results.json');
+  process.exitCode = await run(
+    process.execPath,
+    [join(root, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--json', `--outputFile=${results}`, ...process.argv.slice(2)],
+    { cwd: root, env },
+  );
+  if (existsSync(results)) {
+    const { numPassedTests, numFailedTests, numTotalTestSuites } = JSON.parse(readFileSync(results, 'utf8'));
+    console.log(`[herald] ${numTotalTestSuites} test files`);
+    console.log(`${numPassedTests} passed, ${numFailedTests} failed`);
+  }
+  rmSync(resultsDir, { recursive: true, force: true });
 } catch (error) {
   console.error(`[herald] ${error.message}`);
   process.exitCode = 1;
