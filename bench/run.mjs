@@ -13,7 +13,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { liveChildren } from './lib/ipc.mjs';
 import { machineBusyShare } from './lib/procfs.mjs';
 import { appendSection, machineInfo, machineLine, REPO_ROOT, REPORT_FILE, section } from './lib/report.mjs';
@@ -35,6 +35,13 @@ function parseArgs(argv) {
     const arg = argv[i];
     if (arg === '--quick') options.quick = true;
     else if (arg === '--no-write') options.write = false;
+    else if (arg === '--cpu-prof') {
+      // Herald's services write V8 CPU profiles (.cpuprofile, open in Chrome DevTools or summarise
+      // with bench/lib/profile-summary.mjs) into this folder when they stop.
+      const dir = argv[++i];
+      if (dir === undefined) throw new Error('--cpu-prof needs a folder');
+      options.cpuProfDir = dir;
+    }
     else if (arg === '--help' || arg === '-h') options.help = true;
     else if (arg.startsWith('--')) {
       const [name, inline] = arg.slice(2).split('=', 2);
@@ -125,6 +132,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 async function main() {
   const argv = process.argv.slice(2);
   const options = parseArgs(argv);
+  if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = resolve(options.cpuProfDir);
   if (options.help) {
     console.log(`usage: npm run bench -- [s1 … s6 | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
     return 0;

@@ -6,7 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { startService, type ServiceProcess } from '@herald/test-support';
+import { startService, until, type ServiceProcess } from '@herald/test-support';
+import { Keys } from '@herald/store';
 import { basic, connectClient, emitWithAck, type Recorded } from './support/clients';
 import { ADMIN, ADMIN_PASSWORD, startStack, type Stack } from './support/stack';
 
@@ -73,8 +74,12 @@ beforeAll(async () => {
   clients.push(a, b);
   await new Promise((r) => a.socket.emit('info', { device_token: SECRETS.deviceToken }, r));
   for (const c of [a, b]) await emitWithAck(c.socket, 'joinRoom', 'shared');
-  await call('POST', '/api/auth/push', B, { room: 'shared', pushData: { secret: MARK_B }, leaveMessage: true });
+  const pushedB = await call('POST', '/api/auth/push', B, { room: 'shared', pushData: { secret: MARK_B }, leaveMessage: true });
   await call('POST', '/api/auth/push', A, { room: 'shared', pushData: { n: 1 }, leaveMessage: true, apnsName: 'app' });
+  // B's data must be at rest before a test snapshots it: the offline step of B's push (due after
+  // HERALD_OFFLINE_DELAY_MS) writes its summary into the report when it has run.
+  const reportB = new Keys('h:').message('/sb', pushedB.body.id);
+  await until(async () => (await redis.hget(reportB, 'offline')) ?? undefined, 15_000);
 });
 afterAll(async () => {
   for (const c of clients) c.socket.close();

@@ -19,3 +19,26 @@ if (file) {
     renameSync(`${file}.tmp`, file);
   });
 }
+
+/*
+ * `npm run bench -- … --cpu-prof <dir>` (BENCH_CPU_PROF_DIR): `--cpu-prof` is not allowed in
+ * NODE_OPTIONS, so the probe runs V8's sampling profiler through the inspector instead and writes
+ * `<role>-<pid>.cpuprofile` when the process exits (a same-thread inspector session answers
+ * synchronously, so this works inside an 'exit' listener).
+ */
+const profileDir = process.env.BENCH_CPU_PROF_DIR;
+if (profileDir) {
+  const { Session } = require('node:inspector');
+  const { join, basename, dirname } = require('node:path');
+  const session = new Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.setSamplingInterval', { interval: 500 });
+  session.post('Profiler.start');
+  const role = basename(dirname(dirname(process.argv[1] || 'unknown/dist/x')));
+  process.on('exit', () => {
+    session.post('Profiler.stop', (error, result) => {
+      if (!error) writeFileSync(join(profileDir, `${role}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    });
+  });
+}

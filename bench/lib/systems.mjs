@@ -91,6 +91,8 @@ export async function startHerald({ connectors = 1, logic = 1, worker = true, en
       // Herald logs nothing per request or per connection at info (fastify request logging is off).
       HERALD_LOG_LEVEL: logLevel,
       NODE_OPTIONS: `--expose-gc --require "${PROBE}"`,
+      // `--cpu-prof <dir>` of the bench: the probe profiles each service (lib/probe.cjs).
+      ...(process.env.BENCH_CPU_PROF_DIR ? { BENCH_CPU_PROF_DIR: process.env.BENCH_CPU_PROF_DIR } : {}),
       ...env,
     };
     const start = async (role, index, extra = {}) => {

@@ -41,9 +41,14 @@ export const BODY_LIMIT = 256 * 1024;
  */
 export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const keys = new Keys(config.redisPrefix);
-  const redis = createRedis(config.redis, { name: 'herald-logic' });
+  // The request path pipelines automatically: a push is five round trips, and thousands of pushes
+  // a second would otherwise be thousands of write syscalls per round (docs/benchmarks.md, profile
+  // of S3). BullMQ keeps a plain connection of its own, as its docs assume.
+  const redis = createRedis(config.redis, { name: 'herald-logic', autoPipelining: true });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
-  const offline = new OfflineQueue(redis, keys.queuePrefix());
+  const queueRedis = createRedis(config.redis, { name: 'herald-logic-queue' });
+  queueRedis.on('error', (err: Error) => logger.warn({ err: err.message, connection: 'queue' }, 'redis connection error'));
+  const offline = new OfflineQueue(queueRedis, keys.queuePrefix());
   const namespaces = new NamespaceStore(redis, keys);
   const scripts = new Scripts(redis);
   const messages = new MessageStore(redis, keys, scripts);
@@ -98,10 +103,12 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   // connection that is still connecting lingers in ioredis.
   app.addHook('onReady', async () => {
     await redis.ping();
+    await queueRedis.ping();
     await offline.bull.waitUntilReady();
   });
   app.addHook('onClose', async () => {
     await offline.close();
+    await closeRedis(queueRedis);
     await closeRedis(redis);
   });
   return app;
