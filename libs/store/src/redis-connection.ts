@@ -13,6 +13,18 @@ export interface ConnectionOptions {
    * @default 2
    */
   readonly maxRetriesPerRequest?: number | null;
+  /**
+   * Cluster only: route SSUBSCRIBE to one subscriber connection per master (ioredis >= 5.9
+   * `shardedSubscribers`), which the sharded socket.io adapter needs; a single-node target ignores
+   * it (SSUBSCRIBE works on the one connection).
+   * @default false
+   */
+  readonly shardedSubscribers?: boolean;
+}
+
+/** True when the client talks to a Redis Cluster. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
 }
 
 /** Opens a connection (or a cluster client) to the configured Redis. */
@@ -24,7 +36,10 @@ export function createRedis(target: RedisTarget, options: ConnectionOptions): Re
     retryStrategy: (times) => Math.min(50 * times, 1000),
   };
   if (target.kind === 'cluster') {
-    return new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: common });
+    return new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), {
+      redisOptions: common,
+      shardedSubscribers: options.shardedSubscribers ?? false,
+    });
   }
   return new Redis(target.url, common);
 }

@@ -40,7 +40,7 @@ export const BODY_LIMIT = 256 * 1024;
  * `close()` on the returned app also closes Redis and the queue.
  */
 export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
-  const keys = new Keys(config.redisPrefix);
+  const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
   const redis = createRedis(config.redis, { name: 'herald-logic' });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
@@ -50,7 +50,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const clients = new ClientStore(redis, keys, scripts);
   const members = new RoomMembers(redis, keys);
   const online = new OnlineReport(redis, keys);
-  const bus = new ConnectorBus(redis, keys);
+  const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
   const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
   const namespaceAuth = new NamespaceAuth(namespaces);
   const failures = new AuthFailures(redis, keys);
