@@ -45,6 +45,21 @@ export function createRedis(target: RedisTarget, options: ConnectionOptions): Re
 }
 
 /**
+ * Herald's cluster mode needs sharded pub/sub (SSUBSCRIBE / SPUBLISH, Redis 7.0). Rejects, naming the
+ * node, when a master runs an older Redis, so that a service refuses to start instead of losing
+ * every live push. A single server is not checked (classic pub/sub). Call it once connected.
+ */
+export async function checkClusterVersion(client: RedisClient): Promise<void> {
+  if (!isCluster(client)) return;
+  for (const node of client.nodes('master')) {
+    const version = /redis_version:([\d.]+)/.exec(await node.info('server'))?.[1] ?? 'unknown';
+    if (!(Number(version.split('.')[0]) >= 7)) {
+      throw new Error(`Redis Cluster mode needs Redis >= 7.0 (sharded pub/sub); ${node.options.host}:${node.options.port} runs ${version}`);
+    }
+  }
+}
+
+/**
  * Closes a connection: QUIT lets Redis finish what was sent; when the connection is down, there is
  * nothing to finish and `disconnect` frees the socket.
  */

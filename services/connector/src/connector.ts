@@ -17,6 +17,7 @@ import {
   NamespaceStore,
   RoomStore,
   Scripts,
+  checkClusterVersion,
   closeRedis,
   createRedis,
   type RedisClient,
@@ -232,6 +233,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     async start() {
       // Ready means Redis answers on every connection the connector needs.
       await Promise.all(connections.map(([client]) => client.ping()));
+      await checkClusterVersion(redis);
       await Promise.all([offline.bull.waitUntilReady(), webhooks.bull.waitUntilReady()]);
       await liveness.start();
       await watch.start();

@@ -10,6 +10,7 @@ import {
   OnlineReport,
   RoomMembers,
   Scripts,
+  checkClusterVersion,
   closeRedis,
   createRedis,
   type NamespaceSettings,
@@ -98,6 +99,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   // connection that is still connecting lingers in ioredis.
   app.addHook('onReady', async () => {
     await redis.ping();
+    await checkClusterVersion(redis);
     await offline.bull.waitUntilReady();
   });
   app.addHook('onClose', async () => {
