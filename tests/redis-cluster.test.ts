@@ -165,11 +165,20 @@ test('clients on different connectors join a room, see each other join, get a RE
   const stat = (await stack.api('/api/auth/namespace/current-message-stat', { auth: AUTH })).body;
   expect(stat.currDateMessageCount).toBeGreaterThanOrEqual(1);
 
+  // A client's own push goes out from its connector through the same sharded channel: the other
+  // connector's member gets it, the sender does not.
+  const fromClient = nextEvent(b.socket, 'push');
+  const sent = await new Promise<any>((resolve) => a.socket.emit('push', { room: 'news', pushData: { text: 'from ann' } }, resolve));
+  expect(sent).toMatchObject({ status: 200 });
+  expect(await fromClient).toMatchObject({ id: sent.id, room: 'news', pushData: { text: 'from ann' } });
+
   // Leaving takes a client out of the room everywhere: the next push expects one ack.
   const left = nextEvent(b.socket, 'peopleLeave');
   expect(await emitWithAck(a.socket, 'leaveRoom', 'news')).toMatchObject({ status: 200 });
   expect(await left).toMatchObject({ uuid: 'a1', room: 'news' });
   expect((await push('news')).expectAckCount).toBe(1);
+  // Several round trips through both connectors later: the sender never got its own push.
+  expect(a.events.filter((e) => e.event === 'push' && (e.args[0] as { id: number }).id === sent.id)).toEqual([]);
   a.socket.close();
   b.socket.close();
 });
