@@ -1,12 +1,15 @@
-import { startRedis, startService, type ServiceProcess, type TestRedis } from '@herald/test-support';
+import { startRedis, startRedisCluster, startService, type ServiceProcess, type TestRedis, type TestRedisCluster } from '@herald/test-support';
 import { basic } from './clients';
 
 export const ADMIN_PASSWORD = 'test-admin-password';
 export const ADMIN = basic('admin', ADMIN_PASSWORD);
 
-/** A Redis, a logic and some connectors, as separate processes; `env` applies to every service. */
-export interface Stack {
-  readonly redis: TestRedis;
+/**
+ * A Redis (one server, or a local Redis Cluster), a logic and some connectors, as separate
+ * processes; `env` applies to every service.
+ */
+export interface Stack<R extends TestRedis | TestRedisCluster = TestRedis> {
+  readonly redis: R;
   readonly logic: ServiceProcess;
   readonly connectors: ServiceProcess[];
   readonly env: Record<string, string>;
@@ -15,8 +18,18 @@ export interface Stack {
   stop(): Promise<(number | null)[]>;
 }
 
-export async function startStack(options: { connectors?: number; env?: Record<string, string> } = {}): Promise<Stack> {
-  const redis = await startRedis();
+export interface StackOptions {
+  /** @default 2 */
+  readonly connectors?: number;
+  readonly env?: Record<string, string>;
+  /** Run on a local 3-master Redis Cluster (HERALD_REDIS_URL = its node list) instead of one server. */
+  readonly cluster?: boolean;
+}
+
+export async function startStack(options?: StackOptions & { cluster?: false }): Promise<Stack<TestRedis>>;
+export async function startStack(options: StackOptions & { cluster: true }): Promise<Stack<TestRedisCluster>>;
+export async function startStack(options: StackOptions = {}): Promise<Stack<TestRedis | TestRedisCluster>> {
+  const redis = options.cluster ? await startRedisCluster() : await startRedis();
   const env = {
     HERALD_REDIS_URL: redis.url,
     HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -24,10 +37,18 @@ export async function startStack(options: { connectors?: number; env?: Record<st
     HERALD_LOGIC_PORT: '0',
     ...options.env,
   };
-  const services = await Promise.all([
+  const starting = await Promise.allSettled([
     startService('logic', { env }),
     ...Array.from({ length: options.connectors ?? 2 }, () => startService('connector', { env })),
   ]);
+  const failed = starting.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    // Leave nothing running behind a failed start: the services that did start, and Redis.
+    await Promise.all(starting.map((result) => (result.status === 'fulfilled' ? result.value.stop() : undefined)));
+    await redis.stop();
+    throw failed.reason;
+  }
+  const services = starting.map((result) => (result as PromiseFulfilledResult<ServiceProcess>).value);
   const [logic, ...connectors] = services as [ServiceProcess, ...ServiceProcess[]];
   const all = [logic, ...connectors];
   return {

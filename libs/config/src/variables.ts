@@ -57,7 +57,7 @@ export const VARIABLES = {
   redis: {
     env: 'HERALD_REDIS_URL',
     roles: ALL,
-    doc: '`redis://[:password@]host:port[/db]` (or `rediss://`); a comma-separated list of `host:port` means Redis Cluster. `npm start` sets it to the private redis-server it runs under `.herald/` when unset.',
+    doc: '`redis://[:password@]host:port[/db]` (or `rediss://`); a comma-separated list of `host:port` means Redis Cluster (Redis >= 7, docs/redis-cluster.md). `npm start` sets it to the private redis-server it runs under `.herald/` when unset.',
     default: { kind: 'single', url: 'redis://127.0.0.1:6379' } as RedisTarget,
     defaultText: '`redis://127.0.0.1:6379` (`npm start`: its private redis-server)',
     parse: (raw: string): RedisTarget => {

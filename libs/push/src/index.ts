@@ -1,2 +1,3 @@
 export * from './push-service';
 export * from './connector-bus';
+export * from './sharded-emitter';

@@ -11,3 +11,4 @@ export * from './online-report';
 export * from './room-members';
 export * from './inbox-store';
 export * from './namespace-cleanup';
+export * from './slot-pipeline';

@@ -1,5 +1,14 @@
 import type { Platform } from '@herald/protocol';
 
+export interface KeysOptions {
+  /**
+   * The keys are for a Redis Cluster: BullMQ's prefix becomes a hash tag (`{h:q}`), since every
+   * BullMQ script touches several keys of one queue. The other keys are the same on both targets.
+   * @default false
+   */
+  readonly cluster?: boolean;
+}
+
 /**
  * The Redis key schema (docs/data-model.md explains each key).
  *
@@ -9,7 +18,15 @@ import type { Platform } from '@herald/protocol';
  * tag cannot be forged by a room or namespace name.
  */
 export class Keys {
-  constructor(readonly prefix: string) {}
+  /** True when the keys are for a Redis Cluster (changes the BullMQ prefix only). */
+  readonly cluster: boolean;
+
+  constructor(
+    readonly prefix: string,
+    options: KeysOptions = {},
+  ) {
+    this.cluster = options.cluster ?? false;
+  }
 
   // ---- namespaces (not tagged: single-key operations only)
 
@@ -166,8 +183,12 @@ export class Keys {
     return `${this.prefix}sio`;
   }
 
-  /** BullMQ prefix of Herald's queues. */
+  /**
+   * BullMQ prefix of Herald's queues: `h:q` on a single server; `{h:q}` on a cluster, a hash tag so
+   * that each BullMQ script (which touches several keys of a queue) stays on one slot (BullMQ,
+   * "Redis Cluster" pattern). The single-server name is unchanged, so no migration is needed.
+   */
   queuePrefix(): string {
-    return `${this.prefix}q`;
+    return this.cluster ? `{${this.prefix}q}` : `${this.prefix}q`;
   }
 }

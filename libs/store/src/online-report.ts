@@ -1,6 +1,7 @@
 import { PLATFORMS, USER_ROOM_PREFIX } from '@herald/protocol';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
+import { pipelineBySlot } from './slot-pipeline';
 
 /** Seed `report_online_list_max_limit`: lists are included with `detail` up to this size. */
 export const ONLINE_DETAIL_LIMIT = 1000;
@@ -82,11 +83,10 @@ export class OnlineReport {
       cursor = next;
       const rooms = page.filter((room) => !room.startsWith(USER_ROOM_PREFIX));
       if (rooms.length === 0) continue;
-      const pipeline = this.redis.pipeline();
-      for (const room of rooms) pipeline.scard(this.keys.roomOnline(nsp, room));
-      const counts = (await pipeline.exec()) ?? [];
+      const key = (room: string) => this.keys.roomOnline(nsp, room);
+      const counts = await pipelineBySlot(this.redis, rooms, key, (pipeline, room) => pipeline.scard(key(room)));
       rooms.forEach((room, i) => {
-        if ((counts[i]![1] as number) > 0) online.push(room);
+        if ((counts[i]![0] as number) > 0) online.push(room);
       });
     } while (cursor !== '0');
     return online.sort();

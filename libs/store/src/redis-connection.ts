@@ -21,6 +21,18 @@ export interface ConnectionOptions {
    * @default false
    */
   readonly autoPipelining?: boolean;
+  /**
+   * Cluster only: route SSUBSCRIBE to one subscriber connection per master (ioredis >= 5.9
+   * `shardedSubscribers`), which the sharded socket.io adapter needs; a single-node target ignores
+   * it (SSUBSCRIBE works on the one connection).
+   * @default false
+   */
+  readonly shardedSubscribers?: boolean;
+}
+
+/** True when the client talks to a Redis Cluster. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
 }
 
 /** Opens a connection (or a cluster client) to the configured Redis. */
@@ -33,9 +45,28 @@ export function createRedis(target: RedisTarget, options: ConnectionOptions): Re
   };
   const enableAutoPipelining = options.autoPipelining ?? false;
   if (target.kind === 'cluster') {
-    return new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), { redisOptions: common, enableAutoPipelining });
+    return new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), {
+      enableAutoPipelining,
+      redisOptions: common,
+      shardedSubscribers: options.shardedSubscribers ?? false,
+    });
   }
   return new Redis(target.url, { ...common, enableAutoPipelining });
+}
+
+/**
+ * Herald's cluster mode needs sharded pub/sub (SSUBSCRIBE / SPUBLISH, Redis 7.0). Rejects, naming the
+ * node, when a master runs an older Redis, so that a service refuses to start instead of losing
+ * every live push. A single server is not checked (classic pub/sub). Call it once connected.
+ */
+export async function checkClusterVersion(client: RedisClient): Promise<void> {
+  if (!isCluster(client)) return;
+  for (const node of client.nodes('master')) {
+    const version = /redis_version:([\d.]+)/.exec(await node.info('server'))?.[1] ?? 'unknown';
+    if (!(Number(version.split('.')[0]) >= 7)) {
+      throw new Error(`Redis Cluster mode needs Redis >= 7.0 (sharded pub/sub); ${node.options.host}:${node.options.port} runs ${version}`);
+    }
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { PLATFORMS, USER_ROOM_PREFIX, type Platform } from '@herald/protocol';
 import type { ClientSettings } from './client-store';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
+import { pipelineBySlot } from './slot-pipeline';
 
 /**
  * Operations on every member of a room (online or not), page by page so that a room of any size
@@ -45,12 +46,10 @@ export class RoomMembers {
           else roomTx.srem(k.roomMembers(nsp, target), ...page).srem(k.roomMembersBy(nsp, target, platform), ...page);
           await roomTx.exec();
           if (target.startsWith(USER_ROOM_PREFIX)) continue;
-          const clients = this.redis.pipeline();
-          for (const clientId of page) {
-            if (type === 'join') clients.sadd(k.clientRooms(clientId), target);
-            else clients.srem(k.clientRooms(clientId), target);
-          }
-          await clients.exec();
+          await pipelineBySlot(this.redis, page, (clientId) => k.clientRooms(clientId), (pipeline, clientId) => {
+            if (type === 'join') pipeline.sadd(k.clientRooms(clientId), target);
+            else pipeline.srem(k.clientRooms(clientId), target);
+          });
         }
       }
     }
@@ -63,9 +62,9 @@ export class RoomMembers {
     let count = 0;
     const fields = { ...settings, update_date: String(Date.now()) };
     for await (const page of this.all(nsp, room)) {
-      const pipeline = this.redis.pipeline();
-      for (const clientId of page) pipeline.hset(this.keys.client(clientId), fields);
-      await pipeline.exec();
+      await pipelineBySlot(this.redis, page, (clientId) => this.keys.client(clientId), (pipeline, clientId) => {
+        pipeline.hset(this.keys.client(clientId), fields);
+      });
       count += page.length;
     }
     return count;
@@ -75,12 +74,10 @@ export class RoomMembers {
   async changeMuted(nsp: string, room: string, add: readonly string[], remove: readonly string[]): Promise<number> {
     let count = 0;
     for await (const page of this.all(nsp, room)) {
-      const pipeline = this.redis.pipeline();
-      for (const clientId of page) {
+      await pipelineBySlot(this.redis, page, (clientId) => this.keys.clientMuted(clientId), (pipeline, clientId) => {
         if (add.length) pipeline.sadd(this.keys.clientMuted(clientId), ...add);
         if (remove.length) pipeline.srem(this.keys.clientMuted(clientId), ...remove);
-      }
-      await pipeline.exec();
+      });
       count += page.length;
     }
     return count;

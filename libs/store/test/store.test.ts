@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
 import { validatePushRequest } from '@herald/protocol';
-import { HISTORY_LENGTH, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, verifyPassword } from '../src';
+import { PLATFORMS } from '@herald/protocol';
+import { HISTORY_LENGTH, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 
 let server: TestRedis;
@@ -106,15 +107,66 @@ describe('rooms', () => {
   });
 });
 
-test('keys a script touches together hash to one cluster slot', () => {
-  const messageKeys = [keys.messageSeq('/a'), keys.history('/a'), keys.message('/a', 1), keys.acks('/a', 1, 'ios')];
-  expect(new Set(messageKeys.map(slot)).size).toBe(1);
-  const roomKeys = [keys.roomOnline('/a', 'r'), keys.roomOnlineBy('/a', 'r', 'web'), keys.roomMembers('/a', 'r'), keys.roomMembersBy('/a', 'r', 'web'), keys.roomOnlineUsers('/a', 'r')];
-  const clientKeys = [keys.client('/a#u#web-x'), keys.clientRooms('/a#u#web-x'), keys.clientMuted('/a#u#web-x')];
-  expect(new Set(clientKeys.map(slot)).size).toBe(1);
-  const presenceKeys = [keys.namespaceOnline('/a'), keys.namespaceOnlineUsers('/a'), keys.namespaceClients('/a'), keys.statPrefix('/a') + 'm:1'];
-  expect(new Set([...presenceKeys, ...messageKeys].map(slot)).size).toBe(1);
-  expect(new Set(roomKeys.map(slot)).size).toBe(1);
+describe('Redis Cluster: every script keeps its keys on one slot', () => {
+  // Realistic names within the seed's character class ([\w.\-$#/\\]), user rooms included.
+  const names = [
+    { nsp: '/', room: 'news', userid: 'u1', uuid: 'a1b2c3' },
+    { nsp: '/chat.app-2', room: 'user_42', userid: '42', uuid: 'F0E1D2C3-B4A5-9687-7869-5A4B3C2D1E0F' },
+    { nsp: '/org$1/team#7', room: 'group\\a.b-c', userid: 'x_y', uuid: 'dev.9' },
+  ];
+  const clientId = (n: (typeof names)[number], platform: string) => `${n.nsp}#${n.userid}#${platform}-${n.uuid}`;
+  // The keys each script is called with (and, for push-store, the ones it builds from its prefix).
+  const scriptKeys: Record<string, (n: (typeof names)[number]) => string[][]> = {
+    pushStore: (n) => [[keys.messageSeq(n.nsp), keys.history(n.nsp), keys.message(n.nsp, 9007199254740991), `${keys.statPrefix(n.nsp)}m:202611231812`]],
+    reportApply: (n) => [PLATFORMS.flatMap((p) => [keys.message(n.nsp, 1), keys.acks(n.nsp, 1, p), keys.message(n.nsp, 2), keys.acks(n.nsp, 2, p)])],
+    roomJoin: (n) => PLATFORMS.map((p) => [keys.roomOnline(n.nsp, n.room), keys.roomOnlineBy(n.nsp, n.room, p), keys.roomMembers(n.nsp, n.room), keys.roomMembersBy(n.nsp, n.room, p), keys.roomOnlineUsers(n.nsp, n.room)]),
+    roomLeave: (n) => scriptKeys['roomJoin']!(n),
+    roomOffline: (n) => PLATFORMS.map((p) => [keys.roomOnline(n.nsp, n.room), keys.roomOnlineBy(n.nsp, n.room, p), keys.roomOnlineUsers(n.nsp, n.room)]),
+    namespacePresence: (n) => [[keys.namespaceOnline(n.nsp), keys.namespaceOnlineUsers(n.nsp), keys.namespaceClients(n.nsp)]],
+    namespaceSave: (n) => [[keys.namespace(n.nsp)]],
+    inboxAdd: (n) => PLATFORMS.map((p) => [keys.clientInbox(clientId(n, p))]),
+    clientTokenDrop: (n) => [[keys.client(clientId(n, 'ios'))]],
+    clientDisconnect: (n) => PLATFORMS.map((p) => [keys.client(clientId(n, p))]),
+  };
+
+  test('the table covers every script of libs/store/lua', () => {
+    expect(Object.keys(scriptKeys).sort()).toEqual(readScripts().map((s) => s.command).sort());
+  });
+
+  test.each(Object.keys(scriptKeys))('%s', (command) => {
+    for (const n of names) {
+      for (const call of scriptKeys[command]!(n)) expect(new Set(call.map(slot)).size).toBe(1);
+    }
+  });
+
+  test('other multi-key commands: a client record with its room list, do-not-disturb set and inbox; the push counters (MGET)', () => {
+    for (const n of names) {
+      const cid = clientId(n, 'android');
+      expect(new Set([keys.client(cid), keys.clientRooms(cid), keys.clientMuted(cid), keys.clientInbox(cid)].map(slot)).size).toBe(1);
+      expect(new Set(['m:1', 'h:1', 'd:1'].map((p) => slot(keys.statPrefix(n.nsp) + p))).size).toBe(1);
+    }
+  });
+
+  test('BullMQ: the cluster prefix is a hash tag, so every key of every queue shares one slot; single-server names are unchanged', () => {
+    const cluster = new Keys('h:', { cluster: true });
+    expect(new Keys('h:').queuePrefix()).toBe('h:q');
+    expect(cluster.queuePrefix()).toBe('{h:q}');
+    const bullKeys = ['offline', 'apns', 'webhooks'].flatMap((q) => ['wait', 'active', 'delayed', 'meta', 'events', 'id', '/chat#1'].map((k) => `${cluster.queuePrefix()}:${q}:${k}`));
+    expect(new Set(bullKeys.map(slot)).size).toBe(1);
+    // Only the queue prefix changes with the target.
+    expect(cluster.message('/a', 1)).toBe(new Keys('h:').message('/a', 1));
+  });
+});
+
+test('pipelineBySlot returns each item’s replies in item order, whatever number of commands an item queues', async () => {
+  await redis.set('p:a', '1');
+  await redis.set('p:c', '3');
+  const replies = await pipelineBySlot(redis, ['a', 'b', 'c'], (item) => `p:${item}`, (pipeline, item) => {
+    pipeline.get(`p:${item}`);
+    if (item !== 'b') pipeline.exists(`p:${item}`);
+  });
+  expect(replies).toEqual([['1', 1], [null], ['3', 1]]);
+  expect(await pipelineBySlot(redis, [], () => 'x', () => undefined)).toEqual([]);
 });
 
 test('namespace passwords are stored as salted scrypt hashes, never in clear', async () => {

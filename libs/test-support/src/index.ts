@@ -3,3 +3,4 @@ export * from './service-process';
 export * from './wait';
 export * from './test-ca';
 export * from './apns-mock';
+export * from './redis-cluster';

@@ -23,7 +23,7 @@ export interface TestRedisOptions {
 }
 
 /** Binary chosen by `scripts/test.mjs` (scripts/redis-server.mjs), else `redis-server` on PATH. */
-function binary(): string {
+export function redisServerBinary(): string {
   return process.env['HERALD_REDIS_SERVER'] || 'redis-server';
 }
 
@@ -42,7 +42,7 @@ export function freePort(): Promise<number> {
 function launch(port: number, dir: string, args: readonly string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(
-      binary(),
+      redisServerBinary(),
       ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', '', ...args],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { userRoom } from '@herald/protocol';
@@ -17,6 +17,7 @@ import {
   NamespaceStore,
   RoomStore,
   Scripts,
+  checkClusterVersion,
   closeRedis,
   createRedis,
   type RedisClient,
@@ -43,6 +44,19 @@ function plainHttp(req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(404, { 'content-type': 'application/json' }).end('{"code":"ROUTE_NOT_FOUND","msg":"route not found"}');
 }
 
+/**
+ * The socket.io Redis adapter for the target. A single Redis: the classic adapter (PUBLISH /
+ * PSUBSCRIBE). A Redis Cluster: the sharded adapter (Redis >= 7 SPUBLISH / SSUBSCRIBE, ioredis
+ * `shardedSubscribers` on `sub`), since classic pub/sub on a cluster copies every message to every
+ * node. `static` subscription mode: two channels per namespace, not one per room — Herald's pushes
+ * reach connectors through `serverSideEmit` on the namespace channel anyway, and per-room channels
+ * would mean one SSUBSCRIBE per connecting client (its `c:<clientId>` room) (docs/redis-cluster.md).
+ */
+function adapterFor(target: ConnectorConfig['redis'], pub: RedisClient, sub: RedisClient, keys: Keys) {
+  if (target.kind === 'cluster') return createShardedAdapter(pub, sub, { channelPrefix: keys.socketIoChannel(), subscriptionMode: 'static' });
+  return createAdapter(pub, sub, { key: keys.socketIoChannel(), requestsTimeout: 3000 });
+}
+
 export interface Connector extends Service {
   readonly io: HeraldServer;
   readonly id: string;
@@ -56,10 +70,14 @@ export interface Connector extends Service {
  */
 export function buildConnector(config: ConnectorConfig, logger: Logger): Connector {
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const keys = new Keys(config.redisPrefix);
+  const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
   const connections: [RedisClient, string][] = [];
-  const connect = (purpose: string, maxRetriesPerRequest?: number | null): RedisClient => {
-    const client = createRedis(config.redis, { name: `herald-connector-${purpose}`, ...(maxRetriesPerRequest !== undefined && { maxRetriesPerRequest }) });
+  const connect = (purpose: string, maxRetriesPerRequest?: number | null, shardedSubscribers?: boolean): RedisClient => {
+    const client = createRedis(config.redis, {
+      name: `herald-connector-${purpose}`,
+      ...(maxRetriesPerRequest !== undefined && { maxRetriesPerRequest }),
+      ...(shardedSubscribers !== undefined && { shardedSubscribers }),
+    });
     client.on('error', (err: Error) => logger.warn({ err: err.message, connection: purpose }, 'redis connection error'));
     connections.push([client, purpose]);
     return client;
@@ -67,7 +85,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const redis = connect('main');
   // The adapter needs its own connections: one subscribes (and can do nothing else), one publishes.
   const pub = connect('pub', null);
-  const sub = connect('sub', null);
+  const sub = connect('sub', null, true);
   const watchSub = connect('watch', null);
 
   const scripts = new Scripts(redis);
@@ -79,13 +97,13 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
-  const bus = new ConnectorBus(redis, keys);
+  const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
   const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
 
   const httpServer = createServer(plainHttp);
   const allowed = config.allowedOrigins;
   const io: HeraldServer = new Server(httpServer, {
-    adapter: createAdapter(pub, sub, { key: keys.socketIoChannel(), requestsTimeout: 3000 }),
+    adapter: adapterFor(config.redis, pub, sub, keys),
     allowEIO3: config.allowEio3,
     maxHttpBufferSize: config.maxPayloadBytes,
     cleanupEmptyChildNamespaces: true,
@@ -215,6 +233,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     async start() {
       // Ready means Redis answers on every connection the connector needs.
       await Promise.all(connections.map(([client]) => client.ping()));
+      await checkClusterVersion(redis);
       await Promise.all([offline.bull.waitUntilReady(), webhooks.bull.waitUntilReady()]);
       await liveness.start();
       await watch.start();

@@ -10,6 +10,7 @@ import {
   OnlineReport,
   RoomMembers,
   Scripts,
+  checkClusterVersion,
   closeRedis,
   createRedis,
   type NamespaceSettings,
@@ -40,7 +41,7 @@ export const BODY_LIMIT = 256 * 1024;
  * `close()` on the returned app also closes Redis and the queue.
  */
 export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
-  const keys = new Keys(config.redisPrefix);
+  const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
   // The request path pipelines automatically: a push is five round trips, and thousands of pushes
   // a second would otherwise be thousands of write syscalls per round (docs/benchmarks.md, profile
   // of S3). BullMQ keeps a plain connection of its own, as its docs assume.
@@ -55,7 +56,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const clients = new ClientStore(redis, keys, scripts);
   const members = new RoomMembers(redis, keys);
   const online = new OnlineReport(redis, keys);
-  const bus = new ConnectorBus(redis, keys);
+  const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
   const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
   const namespaceAuth = new NamespaceAuth(namespaces);
   const failures = new AuthFailures(redis, keys);
@@ -104,6 +105,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   app.addHook('onReady', async () => {
     await redis.ping();
     await queueRedis.ping();
+    await checkClusterVersion(redis);
     await offline.bull.waitUntilReady();
   });
   app.addHook('onClose', async () => {

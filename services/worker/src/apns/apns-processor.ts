@@ -1,6 +1,7 @@
 import type { Logger } from '@herald/log';
 import type { ApnsJob } from '@herald/queues';
 import type { ApnsSettings, Keys, MessageReport, MessageStore, NamespaceStore, RedisClient, Scripts } from '@herald/store';
+import { pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 import type { ApnsEndpoint, ApnsNotification, ApnsSender, ApnsSenderFactory, DeviceResult } from './apns-sender';
 import { ApnsConfigError } from './node-apn-sender';
@@ -66,17 +67,14 @@ export class ApnsProcessor {
 
     // Devices still to do: no outcome yet, a token still registered.
     const outcomes = keys.apnsOutcomes(namespace, id);
-    const pipeline = redis.pipeline();
-    pipeline.hmget(outcomes, ...clientIds);
-    for (const clientId of clientIds) pipeline.hget(keys.client(clientId), 'device_token');
-    const rows = ((await pipeline.exec()) ?? []).map(([error, value]) => {
-      if (error) throw error;
-      return value;
-    });
-    const done = rows[0] as (string | null)[];
+    // The outcomes hash and the client records live in different slots (one read each kind).
+    const [done, tokens] = await Promise.all([
+      redis.hmget(outcomes, ...clientIds),
+      pipelineBySlot(redis, clientIds, (clientId) => keys.client(clientId), (pipeline, clientId) => pipeline.hget(keys.client(clientId), 'device_token')),
+    ]);
     const byToken = new Map<string, string>();
     clientIds.forEach((clientId, i) => {
-      const token = rows[i + 1] as string | null;
+      const token = tokens[i]![0] as string | null;
       if (done[i] === null && token) byToken.set(token, clientId);
     });
     if (byToken.size === 0) return { sent: 0, failed: 0, skipped: clientIds.length };

@@ -2,6 +2,7 @@ import type { Logger } from '@herald/log';
 import { PLATFORMS, isPlatform, type Platform } from '@herald/protocol';
 import { APNS_BATCH, type ApnsQueue, type OfflineJob } from '@herald/queues';
 import type { InboxStore, Keys, MessageStore, RedisClient, RoomMembers } from '@herald/store';
+import { pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 
 export interface OfflineResult {
@@ -65,19 +66,15 @@ export class OfflineProcessor {
         const acked = await redis.smismember(keys.acks(namespace, id, platform), ...page);
         const targets = page.filter((clientId, i) => acked[i] === 0 && clientId !== report.except);
         if (targets.length === 0) continue;
-        const pipeline = redis.pipeline();
-        for (const clientId of targets) {
+        // One client's record and do-not-disturb set share its tag; clients differ in slot.
+        const rows = await pipelineBySlot(redis, targets, (clientId) => keys.client(clientId), (pipeline, clientId) => {
           pipeline.hmget(keys.client(clientId), 'leaveMessage', 'device_token');
           pipeline.sismember(keys.clientMuted(clientId), report.room);
-        }
-        const rows = ((await pipeline.exec()) ?? []).map(([error, value]) => {
-          if (error) throw error;
-          return value;
         });
         const adds: Promise<number>[] = [];
         targets.forEach((clientId, i) => {
-          const [leaveMessage, deviceToken] = rows[2 * i] as (string | null)[];
-          const muted = rows[2 * i + 1] === 1;
+          const [leaveMessage, deviceToken] = rows[i]![0] as (string | null)[];
+          const muted = rows[i]![1] === 1;
           if (leaveMessage === 'false') return;
           if (toInbox) adds.push(inbox.add(clientId, id, ttlMs));
           if (toApns && deviceToken && !muted) {
