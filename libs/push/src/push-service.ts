@@ -42,8 +42,12 @@ export class PushService {
   }
 
   async push(namespace: string, request: PushRequest, from?: string): Promise<PushResult> {
-    const { id, sendDate } = await this.messages.store(namespace, request, from);
-    const expectAckCount = await this.rooms.expectedAcks(namespace, request.room, request.except);
+    // Independent reads and writes go out together (one round trip on logic's pipelined
+    // connection): the count of online clients is read at the moment the push is stored.
+    const [{ id, sendDate }, expectAckCount] = await Promise.all([
+      this.messages.store(namespace, request, from),
+      this.rooms.expectedAcks(namespace, request.room, request.except),
+    ]);
     if (request.leaveMessage) await this.offline.schedule({ namespace, id }, this.options.offlineDelayMs);
     if (request.extra !== 'lost') {
       const envelope: PushEnvelope = {

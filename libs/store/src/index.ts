@@ -12,3 +12,4 @@ export * from './room-members';
 export * from './inbox-store';
 export * from './namespace-cleanup';
 export * from './slot-pipeline';
+export * from './cached-namespace-store';

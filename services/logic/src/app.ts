@@ -6,7 +6,7 @@ import {
   ClientStore,
   Keys,
   MessageStore,
-  NamespaceStore,
+  CachedNamespaceStore,
   OnlineReport,
   RoomMembers,
   Scripts,
@@ -50,7 +50,11 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const queueRedis = createRedis(config.redis, { name: 'herald-logic-queue' });
   queueRedis.on('error', (err: Error) => logger.warn({ err: err.message, connection: 'queue' }, 'redis connection error'));
   const offline = new OfflineQueue(queueRedis, keys.queuePrefix());
-  const namespaces = new NamespaceStore(redis, keys);
+  // Every authenticated request reads its namespace's settings: from memory, kept coherent by
+  // the namespace channel (CachedNamespaceStore), which needs a subscriber connection of its own.
+  const namespaceWatch = createRedis(config.redis, { name: 'herald-logic-watch', maxRetriesPerRequest: null });
+  namespaceWatch.on('error', (err: Error) => logger.warn({ err: err.message, connection: 'watch' }, 'redis connection error'));
+  const namespaces = new CachedNamespaceStore(redis, keys, namespaceWatch);
   const scripts = new Scripts(redis);
   const messages = new MessageStore(redis, keys, scripts);
   const clients = new ClientStore(redis, keys, scripts);
@@ -106,11 +110,13 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     await redis.ping();
     await queueRedis.ping();
     await checkClusterVersion(redis);
+    await namespaces.start();
     await offline.bull.waitUntilReady();
   });
   app.addHook('onClose', async () => {
     await offline.close();
     await closeRedis(queueRedis);
+    await closeRedis(namespaceWatch);
     await closeRedis(redis);
   });
   return app;
