@@ -10,8 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { REPO_ROOT, freePort, until } from '@herald/test-support';
+import { cleanEnv } from './support/env';
 
 jest.setTimeout(120_000);
 
@@ -36,18 +37,6 @@ let stack: Stack | undefined;
 
 /** `[herald] redis: redis://127.0.0.1:<port> (pid <pid>, data in …)` */
 const REDIS_LINE = /redis: redis:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)/;
-
-/** The environment of a developer who set nothing: no HERALD_* or PM2_* of the caller leaks in. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith('HERALD_') && !name.startsWith('PM2_')) env[name] = value;
-  }
-  // The redis-server that `npm test` chose comes first on the PATH, where start.mjs looks.
-  const chosen = process.env['HERALD_REDIS_SERVER'];
-  if (chosen) env['PATH'] = `${dirname(chosen)}${delimiter}${env['PATH'] ?? ''}`;
-  return env;
-}
 
 async function start(extraEnv: Record<string, string>): Promise<Stack> {
   const home = mkdtempSync(join(tmpdir(), 'herald-start-'));
