@@ -17,7 +17,7 @@
  * pm2 has its own PM2_HOME and nginx its own prefix in a temporary directory; `pm2 kill`, nginx's
  * stop and Redis's stop run in afterAll whatever happened.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
@@ -254,6 +254,28 @@ test('pm2 reload of workers, then logic, then connectors, under pushes with leav
   }
 });
 
+/**
+ * Longest drain per role, from the production log files pm2 wrote (HERALD_LOG_DIR): the time from a
+ * process's `stopping` line (pm2's SIGINT) to its `stopped` line, when it exits.
+ */
+function drainTimes(): Record<string, number> {
+  const longest: Record<string, number> = {};
+  const logs = join(dir!, 'logs');
+  for (const file of readdirSync(logs).filter((name) => name.endsWith('.out.log'))) {
+    const role = file.replace(/^herald-(connector|logic|worker).*$/, '$1');
+    const stopping = new Map<number, number>();
+    for (const text of readFileSync(join(logs, file), 'utf8').split('\n')) {
+      if (!text.startsWith('{')) continue;
+      const line = JSON.parse(text) as { pid: number; time: string; msg: string };
+      if (line.msg === 'stopping') stopping.set(line.pid, Date.parse(line.time));
+      if (line.msg === 'stopped' && stopping.has(line.pid)) {
+        longest[role] = Math.max(longest[role] ?? 0, Date.parse(line.time) - stopping.get(line.pid)!);
+      }
+    }
+  }
+  return longest;
+}
+
 async function reloadUnderLoad(clients: Client[], again: Client[]): Promise<void> {
   const before = await manager!.list();
   const accepted: number[] = [];
@@ -318,8 +340,15 @@ async function reloadUnderLoad(clients: Client[], again: Client[]): Promise<void
   // Refused pushes were never accepted (the caller retries them); they may only come from the
   // reloads themselves, as nginx's 502 (an upstream connection closed under it) or logic's 503.
   for (const failure of failed) expect(failure).toMatch(/^50[23] /);
+  // Each role's drain stayed well inside its kill_timeout (ecosystem.config.js).
+  const drains = drainTimes();
+  expect(Object.keys(drains).sort()).toEqual(['connector', 'logic', 'worker']);
+  const { apps } = require(join(__dirname, '..', 'ecosystem.config.js')) as { apps: { namespace: string; kill_timeout: number }[] };
+  for (const [role, ms] of Object.entries(drains)) {
+    expect(ms).toBeLessThan(apps.find((app) => app.namespace === `herald-${role}`)!.kill_timeout);
+  }
   console.log(
-    `deploy reload: ${accepted.length} accepted, ${failed.length} refused; ` +
+    `deploy reload: longest drain ${JSON.stringify(drains)} ms; ${accepted.length} accepted, ${failed.length} refused; ` +
       clients.map((c, i) => `${c.uuid}: ${c.disconnects.length} disconnects, ${c.live.size} live, ${new Set([...c.inbox, ...again[i]!.inbox]).size} from inbox`).join('; '),
   );
 }
