@@ -5,9 +5,8 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { REPO_ROOT, until } from '@herald/test-support';
+import { REPO_ROOT, isListening, until } from '@herald/test-support';
 
 /** The nginx binary: the one `npm test` ensured (HERALD_NGINX), else `scripts/nginx.mjs ensure` now. */
 export function nginxBinary(): string {
@@ -71,17 +70,6 @@ export interface PrivateNginx {
 
 const LINE = /"(\S+) (\S+)" (\d+) \d+ \S+ uuid="([^"]*)" upstream=(.*)$/;
 
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 /** Starts nginx on a main config from writeMainConf; resolves once `port` accepts connections. */
 export async function startNginx(binary: string, dir: string, main: string, port: number): Promise<PrivateNginx> {
   const child = spawn(binary, ['-p', dir, '-c', main], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -94,7 +82,7 @@ export async function startNginx(binary: string, dir: string, main: string, port
   await until(
     async () => {
       if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nginx exited before listening:\n${stderr}\n${errorLog()}`);
-      return (await accepting(port)) ? true : undefined;
+      return (await isListening(port)) ? true : undefined;
     },
     20_000,
     50,
