@@ -36,7 +36,6 @@
  */
 'use strict';
 
-const fs = require('node:fs');
 const path = require('node:path');
 
 /** A positive integer from the environment, or `fallback` when unset; anything else stops pm2 with the variable named. */
@@ -74,10 +73,9 @@ const service = (role) => ({
   ...limits[role],
 });
 
-/** Production log files of one app (pm2 creates missing files, not the directory). */
+/** Production log files of one app (pm2 creates the directory when it is missing). */
 function logFiles(name) {
   const dir = path.resolve(process.env.HERALD_LOG_DIR || path.join(process.env.HERALD_HOME || path.join(__dirname, '.herald'), 'logs'));
-  fs.mkdirSync(dir, { recursive: true });
   return {
     out_file: path.join(dir, `${name}.out.log`),
     error_file: path.join(dir, `${name}.err.log`),
