@@ -158,9 +158,19 @@ beforeAll(async () => {
   mainConf = writeMainConf(nginxDir, rendered);
   nginx = await startNginx(binary, nginxDir, mainConf, nginxPort);
 
-  // pm2 start returns once every app sent `ready` (wait_ready) or its listen_timeout passed.
+  // pm2 start returns once every app sent `ready` (wait_ready) or its listen_timeout passed; on a
+  // loaded machine the latter can come first, so wait for logic and each connector to answer.
   const processes = await manager.list();
   expect(processes.map((p) => p.status)).toEqual(Array(CONNECTORS + LOGIC + WORKERS).fill('online'));
+  const hello = async (url: string) => {
+    try {
+      return (await (await fetch(url)).text()) === 'hello' ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  await until(() => hello(`http://127.0.0.1:${nginxPort}/push-logic/health`), 60_000, 100);
+  for (let i = 0; i < CONNECTORS; i++) await until(() => hello(`http://127.0.0.1:${connectorBase + i}/health`), 60_000, 100);
   const saved = await api('/api/admin/namespace/save', { key: NAMESPACE, auth_passwd: 'deploy-password' }, ADMIN);
   expect(saved).toEqual({ status: 200, body: {} });
 }, 120_000);
