@@ -17,7 +17,22 @@
  *
  * Lifecycle: a service calls process.send('ready') once it listens (`wait_ready`; pm2 gives it
  * `listen_timeout` ms), and on pm2's SIGINT it stops accepting, finishes in-flight work, closes Redis
- * and exits 0 (`kill_timeout` ms before pm2 sends SIGKILL).
+ * and exits 0. `kill_timeout` (ms before pm2 sends SIGKILL) is per role, above what that drain
+ * takes (docs/deploy.md, "Upgrade and rollback"): a connector disconnects its sockets and records
+ * each disconnect in Redis, a worker waits for its running jobs (HERALD_JOB_LOCK_MS, 30 s by
+ * default, is also when another worker would take over a job cut short), logic finishes requests.
+ *
+ * Each role is a pm2 namespace named like its apps, so one command reloads one role:
+ * `pm2 reload herald-worker`, `pm2 reload herald-logic`, `pm2 reload herald-connector --parallel 1`.
+ *
+ * Memory: pm2 restarts (gracefully) a process whose RSS passes `max_memory_restart`:
+ * HERALD_CONNECTOR_MAX_MEMORY (default 2G: a connector's memory grows with its sockets),
+ * HERALD_LOGIC_MAX_MEMORY and HERALD_WORKER_MAX_MEMORY (default 1G each).
+ *
+ * Logs (production): pm2 writes each app's stdout (pino JSON lines) and stderr to
+ * HERALD_LOG_DIR/<app>.out.log and <app>.err.log (default HERALD_HOME/logs, i.e. `<repo>/.herald/logs`);
+ * the processes of one app share its files. Rotate them with pm2-logrotate or logrotate
+ * (`copytruncate`, or `pm2 reloadLogs` after moving them).
  */
 'use strict';
 
@@ -31,17 +46,42 @@ function count(name, fallback) {
   return Number(raw);
 }
 
+/** A pm2 memory size (`512M`, `2G`) from the environment, or `fallback` when unset. */
+function memory(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[1-9]\d*[KMG]$/.test(raw)) throw new Error(`${name}: must be a size like 512M or 2G, got ${raw}`);
+  return raw;
+}
+
+/** Per role: ms pm2 waits after SIGINT before SIGKILL, and the memory limit. */
+const limits = {
+  connector: { kill_timeout: 30000, max_memory_restart: memory('HERALD_CONNECTOR_MAX_MEMORY', '2G') },
+  logic: { kill_timeout: 10000, max_memory_restart: memory('HERALD_LOGIC_MAX_MEMORY', '1G') },
+  worker: { kill_timeout: 30000, max_memory_restart: memory('HERALD_WORKER_MAX_MEMORY', '1G') },
+};
+
 const service = (role) => ({
   script: path.join(__dirname, 'services', role, 'dist', 'main.js'),
   cwd: __dirname,
+  namespace: `herald-${role}`,
   exec_mode: 'fork',
   instances: 1,
   wait_ready: true,
   listen_timeout: 10000,
-  kill_timeout: 10000,
   autorestart: true,
-  max_memory_restart: '1G',
+  ...limits[role],
 });
+
+/** Production log files of one app (pm2 creates the directory when it is missing). */
+function logFiles(name) {
+  const dir = path.resolve(process.env.HERALD_LOG_DIR || path.join(process.env.HERALD_HOME || path.join(__dirname, '.herald'), 'logs'));
+  return {
+    out_file: path.join(dir, `${name}.out.log`),
+    error_file: path.join(dir, `${name}.err.log`),
+    merge_logs: true,
+  };
+}
 
 function dev() {
   return [
@@ -58,7 +98,7 @@ function production() {
   if (!/^\d+$/.test(raw) || basePort + connectors - 1 > 65535) {
     throw new Error(`HERALD_CONNECTOR_PORT: ${connectors} connectors need consecutive ports from it up to 65535, got ${raw}`);
   }
-  return [
+  const apps = [
     ...Array.from({ length: connectors }, (_, i) => ({
       ...service('connector'),
       name: `herald-connector-${i + 1}`,
@@ -70,6 +110,7 @@ function production() {
     { ...service('logic'), name: 'herald-logic', exec_mode: 'cluster', instances: count('HERALD_LOGIC_INSTANCES', 2) },
     { ...service('worker'), name: 'herald-worker', instances: count('HERALD_WORKERS', 1) },
   ];
+  return apps.map((app) => ({ ...app, ...logFiles(app.name) }));
 }
 
 const profiles = { dev, production };

@@ -4,29 +4,14 @@
 // CLI: `node scripts/redis-server.mjs ensure` prints the absolute path of the binary (or explains on
 // stderr how to install one and exits 1).
 import { execFile, spawn } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { canInstallPackages, findOnPath, installCommand, installPackage } from './debian-package.mjs';
 
 const MIN_VERSION = [6, 2];
-const INSTALL_COMMAND = 'apt-get update && apt-get install -y redis-server';
 const defaultLog = (line) => console.error(`[herald] ${line}`);
-
-function findOnPath(name) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = resolve(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 /** `Redis server v=7.0.15 sha=…` → [7, 0, 15] */
 async function versionOf(binary) {
@@ -34,19 +19,6 @@ async function versionOf(binary) {
   const match = /v=(\d+)\.(\d+)\.(\d+)/.exec(stdout);
   if (!match) throw new Error(`cannot read the version of ${binary} from \`${stdout.trim()}\``);
   return match.slice(1).map(Number);
-}
-
-function installSteps(log) {
-  return new Promise((resolvePromise, reject) => {
-    log(`redis-server is not on the PATH: installing Debian's package (${INSTALL_COMMAND})`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    // apt's output goes to stderr: stdout of `ensure` is the path alone.
-    const step = (args, next) =>
-      spawn('apt-get', args, { env, stdio: ['ignore', 2, 2] })
-        .once('error', reject)
-        .once('exit', (code) => (code === 0 ? next() : reject(new Error(`\`apt-get ${args.join(' ')}\` failed (exit code ${code})`))));
-    step(['update'], () => step(['install', '-y', 'redis-server'], resolvePromise));
-  });
 }
 
 /**
@@ -57,16 +29,15 @@ function installSteps(log) {
 export async function ensureRedisServer({ log = defaultLog } = {}) {
   let binary = findOnPath('redis-server');
   if (!binary) {
-    const canInstall = process.getuid?.() === 0 && findOnPath('apt-get');
-    if (!canInstall) {
-      const sudo = process.getuid?.() === 0 ? '' : 'sudo ';
+    if (!canInstallPackages()) {
       throw new Error(
         'redis-server (>= 6.2) is not on the PATH. Install it, e.g. on Debian/Ubuntu: ' +
-          `${sudo}apt-get update && ${sudo}apt-get install -y redis-server ` +
+          `${installCommand('redis-server')} ` +
           '(macOS: brew install redis), or set HERALD_REDIS_URL to an existing Redis.',
       );
     }
-    await installSteps(log);
+    log('redis-server is not on the PATH');
+    await installPackage('redis-server', log);
     // The package installs /usr/bin/redis-server, which a minimal PATH may lack.
     binary = findOnPath('redis-server') ?? '/usr/bin/redis-server';
   }

@@ -1,11 +1,12 @@
 // `npm test [-- <jest arguments>]`: install when needed, build, type-check the tests, make sure a
-// redis-server >= 6.2 exists for the tests to start (its path goes to them in HERALD_REDIS_SERVER),
-// then run jest and exit with its exit code.
+// redis-server >= 6.2 exists for the tests to start (its path goes to them in HERALD_REDIS_SERVER)
+// and an nginx for the deployment test (HERALD_NGINX), then run jest and exit with its exit code.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureInstalled, run, signalRunning, tsc } from './ensure-install.mjs';
+import { ensureNginx } from './nginx.mjs';
 import { ensureRedisServer } from './redis-server.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +28,13 @@ try {
   // operator's Redis, and fault tests kill and restart theirs), so the binary is needed even when
   // HERALD_REDIS_URL is set; that variable only steers `npm start`.
   const env = { ...process.env, HERALD_REDIS_SERVER: await ensureRedisServer({ log: say }) };
+  // tests/deploy-nginx.test.ts runs a real nginx. Without one (and no way to install it) only that
+  // test fails, with this reason; the rest of the suite still runs.
+  try {
+    env.HERALD_NGINX = await ensureNginx({ log: say });
+  } catch (error) {
+    say(`${error.message} (tests/deploy-nginx.test.ts will fail)`);
+  }
   // Jest also writes its results as JSON, from which the run ends with one plain summary line
   // ("N passed, N failed") that any CI can read.
   const resultsDir = mkdtempSync(join(tmpdir(), 'herald-jest-'));

@@ -8,10 +8,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { REPO_ROOT, freePort, until } from '@herald/test-support';
+import { join } from 'node:path';
+import { REPO_ROOT, freePort, isListening, until } from '@herald/test-support';
+import { cleanEnv } from './support/env';
 
 jest.setTimeout(120_000);
 
@@ -36,18 +36,6 @@ let stack: Stack | undefined;
 
 /** `[herald] redis: redis://127.0.0.1:<port> (pid <pid>, data in …)` */
 const REDIS_LINE = /redis: redis:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)/;
-
-/** The environment of a developer who set nothing: no HERALD_* or PM2_* of the caller leaks in. */
-function cleanEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.startsWith('HERALD_') && !name.startsWith('PM2_')) env[name] = value;
-  }
-  // The redis-server that `npm test` chose comes first on the PATH, where start.mjs looks.
-  const chosen = process.env['HERALD_REDIS_SERVER'];
-  if (chosen) env['PATH'] = `${dirname(chosen)}${delimiter}${env['PATH'] ?? ''}`;
-  return env;
-}
 
 async function start(extraEnv: Record<string, string>): Promise<Stack> {
   const home = mkdtempSync(join(tmpdir(), 'herald-start-'));
@@ -152,17 +140,6 @@ function isPm2Runtime(pid: number): boolean {
   }
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -183,7 +160,7 @@ async function stopAndCheck(s: Stack): Promise<void> {
   s.child.kill('SIGTERM');
   expect(await within(s.exited, 15_000, 'stopping npm start')).toEqual({ code: 0, signal: null });
 
-  for (const port of [s.connectorPort, s.logicPort, Number(redisPort)]) expect(await listening(port)).toBe(false);
+  for (const port of [s.connectorPort, s.logicPort, Number(redisPort)]) expect(await isListening(port)).toBe(false);
   expect(pids.filter(alive)).toEqual([]);
 }
 

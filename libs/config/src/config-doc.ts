@@ -34,6 +34,9 @@ export function renderConfigDoc(): string {
     '| `HERALD_CONNECTORS` | `2` | production: connectors on consecutive ports from `HERALD_CONNECTOR_PORT` |',
     '| `HERALD_LOGIC_INSTANCES` | `2` | production: logic processes in pm2 cluster mode on `HERALD_LOGIC_PORT` |',
     '| `HERALD_WORKERS` | `1` | production: worker processes |',
+    '| `HERALD_LOG_DIR` | `$HERALD_HOME/logs` | production: where pm2 writes `<app>.out.log` (the pino JSON lines) and `<app>.err.log` of each app |',
+    '| `HERALD_CONNECTOR_MAX_MEMORY`, `HERALD_LOGIC_MAX_MEMORY`, `HERALD_WORKER_MAX_MEMORY` | `2G`, `1G`, `1G` | pm2 restarts (gracefully) a process whose RSS passes this (`max_memory_restart`; `512M`, `2G`, …) |',
+    '| `HERALD_NGINX_LISTEN`, `HERALD_NGINX_ACCESS_LOG` | `80`, `/var/log/nginx/herald-access.log` | `scripts/nginx-conf.mjs`: the `listen` and `access_log` of the rendered nginx file (docs/deploy.md) |',
     '',
   );
   return lines.join('\n');

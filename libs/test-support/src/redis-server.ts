@@ -20,6 +20,11 @@ export interface TestRedis {
 export interface TestRedisOptions {
   /** Extra `redis-server` arguments, e.g. `['--appendonly', 'yes']`. */
   readonly args?: readonly string[];
+  /**
+   * A redis.conf to start from (deploy/redis/redis.conf). Only the port, the directory and the log
+   * file are then set on the command line (they override the file); persistence stays the file's.
+   */
+  readonly configFile?: string;
 }
 
 /** Binary chosen by `scripts/test.mjs` (scripts/redis-server.mjs), else `redis-server` on PATH. */
@@ -39,13 +44,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, dir: string, args: readonly string[]): Promise<ChildProcess> {
+function launch(port: number, dir: string, args: readonly string[], configFile: string | undefined): Promise<ChildProcess> {
+  const base = configFile
+    ? [configFile, '--port', String(port), '--dir', dir, '--logfile', '']
+    : ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', ''];
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      redisServerBinary(),
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no', '--logfile', '', ...args],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(redisServerBinary(), [...base, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -82,7 +86,7 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
   for (let attempt = 0; attempt < 5 && !child; attempt++) {
     port = await freePort();
     try {
-      child = await launch(port, dir, args);
+      child = await launch(port, dir, args, options.configFile);
     } catch (error) {
       lastError = error;
     }
@@ -105,7 +109,7 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
     async restart() {
       current.kill('SIGTERM');
       await exited(current);
-      current = await launch(port, dir, args);
+      current = await launch(port, dir, args, options.configFile);
     },
   };
 }

@@ -1,12 +1,16 @@
 import { Errors, HeraldError, type CatalogueEntry } from '@herald/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
 
-/** Errors of ioredis that mean "Redis is not reachable right now", not "the request is wrong". */
+/**
+ * Errors of ioredis that mean "Redis cannot take this right now", not "the request is wrong": not
+ * reachable, still loading, or full (`OOM command not allowed …`: maxmemory reached under the
+ * `noeviction` policy of deploy/redis/redis.conf, which refuses writes instead of dropping keys).
+ */
 export function isStoreUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|ETIMEDOUT/.test(error.message)
+    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|ETIMEDOUT|^OOM /.test(error.message)
   );
 }
 
