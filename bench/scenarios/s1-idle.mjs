@@ -49,6 +49,9 @@ async function measure(key, p, ctx) {
       connectS: connect.elapsedMs / 1000,
       rssPerConn: n ? (after.rss - before.rss) / n : undefined,
       heapPerConn: n ? (after.heapUsed - before.heapUsed) / n : undefined,
+      // Committed heap (used + free pages V8 keeps): the part of RSS that churn during the connect
+      // burst leaves behind, as opposed to what the connections hold.
+      heapTotalPerConn: n ? (after.heapTotal - before.heapTotal) / n : undefined,
       externalPerConn: n ? (after.external + after.arrayBuffers - before.external - before.arrayBuffers) / n : undefined,
       redisPerConn: n ? (redisAfter - redisBefore) / n : undefined,
       rssTotal: rssBytes(server.pid),
@@ -83,6 +86,7 @@ export async function run(ctx) {
     { label: 'connect time', get: (r) => r.connectS, unit: ' s', ratio: true },
     perConn('RSS per connection', (r) => r.rssPerConn / KiB),
     perConn('JS heap per connection (after GC)', (r) => r.heapPerConn / KiB),
+    { label: 'JS heap committed per connection (used + free pages kept)', get: (r) => r.heapTotalPerConn / KiB, unit: ' KiB' },
     { label: 'external + ArrayBuffers per connection', get: (r) => r.externalPerConn / KiB, unit: ' KiB' },
     { label: 'Redis memory per connection', get: (r) => r.redisPerConn / KiB, unit: ' KiB' },
     { label: 'server RSS, total', get: (r) => r.rssTotal / 2 ** 20, unit: ' MiB', ratio: true },
