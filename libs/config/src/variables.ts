@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ConfigError } from './config-error';
 import { parseRedisTarget, type RedisTarget } from './redis-target';
 
@@ -160,6 +161,25 @@ export const VARIABLES = {
     default: 1000,
     defaultText: '`1000`',
     parse: integer(0, 3_600_000),
+  },
+  trustedProxies: {
+    env: 'HERALD_TRUSTED_PROXIES',
+    roles: ['logic'],
+    doc: 'Comma-separated addresses or CIDR ranges of the proxies in front of logic (nginx, a load balancer) whose `X-Forwarded-For` names the real client. The client address keys the failed-authentication rate limit, so behind a balancer on another host list its address, or every client shares one limit. Never list ranges that clients themselves connect from: they could then choose their address.',
+    default: Object.freeze(['127.0.0.1', '::1']) as readonly string[],
+    defaultText: '`127.0.0.1,::1` (an nginx on the same host)',
+    parse: (raw: string): readonly string[] => {
+      const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      if (list.length === 0) fail('must list at least one address or CIDR range');
+      for (const entry of list) {
+        const [address, prefix, ...rest] = entry.split('/');
+        const family = isIP(address ?? '');
+        const bits = family === 4 ? 32 : 128;
+        const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+        if (family === 0 || rest.length > 0 || !prefixOk) fail(`"${entry}" is not an IP address or CIDR range like 10.0.0.0/8`);
+      }
+      return Object.freeze(list);
+    },
   },
   allowedOrigins: {
     env: 'HERALD_ALLOWED_ORIGINS',

@@ -29,7 +29,8 @@ describe('loadConfig', () => {
       redis: { kind: 'single', url: 'redis://127.0.0.1:6379' },
     });
     const logic = loadConfig('logic', ADMIN);
-    expect(logic).toMatchObject({ logicPort: 10002, adminName: 'admin', offlineDelayMs: 5000, legacyClientHours: 240 });
+    expect(logic).toMatchObject({ logicPort: 10002, adminName: 'admin', offlineDelayMs: 5000, legacyClientHours: 240, trustedProxies: ['127.0.0.1', '::1'] });
+    expect(loadConfig('logic', { ...ADMIN, HERALD_TRUSTED_PROXIES: ' 10.0.0.0/8, 192.168.1.7,fd00::/8 ' }).trustedProxies).toEqual(['10.0.0.0/8', '192.168.1.7', 'fd00::/8']);
   });
 
   test('the result is frozen and holds only the role’s variables', () => {
@@ -51,6 +52,9 @@ describe('loadConfig', () => {
     ['logic', {}, 'HERALD_ADMIN_PASSWORD: is required'],
     ['logic', { HERALD_ADMIN_PASSWORD: 'short' }, 'HERALD_ADMIN_PASSWORD: must be 8 to 256 characters long'],
     ['logic', { ...ADMIN, HERALD_OFFLINE_DELAY_MS: '-1' }, 'HERALD_OFFLINE_DELAY_MS: must be between 0 and 3600000, got -1'],
+    ['logic', { ...ADMIN, HERALD_TRUSTED_PROXIES: 'nginx.local' }, 'HERALD_TRUSTED_PROXIES: "nginx.local" is not an IP address or CIDR range like 10.0.0.0/8'],
+    ['logic', { ...ADMIN, HERALD_TRUSTED_PROXIES: '10.0.0.0/33' }, 'HERALD_TRUSTED_PROXIES: "10.0.0.0/33" is not an IP address or CIDR range like 10.0.0.0/8'],
+    ['logic', { ...ADMIN, HERALD_TRUSTED_PROXIES: ' , ' }, 'HERALD_TRUSTED_PROXIES: must list at least one address or CIDR range'],
   ] as const)('%s refuses %j', (role, env, message) => {
     expect(refusal(role, env)).toBe(message);
   });

@@ -70,8 +70,9 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     bodyLimit: BODY_LIMIT,
     // One debug line per request from the onResponse hook below instead of two info lines.
     logController: new LogController({ disableRequestLogging: true }),
-    // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf).
-    trustProxy: '127.0.0.1',
+    // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf); only the
+    // listed proxies may say so (HERALD_TRUSTED_PROXIES).
+    trustProxy: [...config.trustedProxies],
   });
   // JSON only: a text body is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
