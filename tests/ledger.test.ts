@@ -31,6 +31,7 @@ test('SIGKILL of one of three connectors in the middle of a fan-out: its clients
   const recovery = moved.flatMap((c) => c.recoveries);
   printLedger('SIGKILL 1 of 3 connectors', result, recovery);
   expect(ledger.unexpected).toEqual([]);
+  expect(ledger.unanswered).toEqual([]);
   expect(result.lostIds).toEqual([]);
   expect(result.lost).toBe(0);
   expect(moved.every((c) => c.connector !== 1)).toBe(true);
@@ -56,6 +57,7 @@ test('graceful restart of every connector one by one (pm2 reload): nothing is lo
   const recovery = ledger.clients.flatMap((c) => c.recoveries);
   printLedger('rolling restart of 3 connectors', result, recovery);
   expect(ledger.unexpected).toEqual([]);
+  expect(ledger.unanswered).toEqual([]);
   expect(result.lostIds).toEqual([]);
   expect(result.lost).toBe(0);
 }, 150_000);
@@ -79,6 +81,7 @@ test('graceful stop of a worker under load: exit 0, no stalled job, nothing lost
     const result = await ledger.settle();
     printLedger('graceful worker stop', result, [], `stalled jobs ${stalled.length}`);
     expect(ledger.unexpected).toEqual([]);
+    expect(ledger.unanswered).toEqual([]);
     expect(result.lost).toBe(0);
     expect(stalled).toEqual([]);
     expect(first!.logs.filter((l) => l.level >= 50)).toEqual([]);
@@ -105,6 +108,7 @@ test('Redis restarted gracefully under load: 503 at once while it is down, socke
   printLedger('Redis graceful restart', result, [firstAccepted - back], `503 answers ${ledger.refused}, slowest ${percentile(ledger.refusedMs, 100)} ms`);
   expect(ledger.accepted.size).toBeGreaterThan(acceptedBefore);
   expect(ledger.unexpected).toEqual([]);
+  expect(ledger.unanswered).toEqual([]);
   expect(result.lost).toBe(0);
   // A 503 comes quickly, not after a hang (the first ones wait through ioredis' two retries).
   expect(percentile(ledger.refusedMs, 50)).toBeLessThan(1500);

@@ -177,8 +177,12 @@ export class Ledger {
   refused = 0;
   /** How long each refused (503) push took to be answered. */
   readonly refusedMs: number[] = [];
-  /** Answers other than 200 and 503 (and network errors), which no scenario expects. */
+  /** Answers other than 200 and 503, which no scenario expects. */
   readonly unexpected: string[] = [];
+  /** Pushes that got no answer at all (logic killed, connection reset): not accepted either. */
+  readonly unanswered: string[] = [];
+  /** Ids answered 200 twice (the id counter went back, e.g. after Redis lost writes). */
+  readonly reusedIds: number[] = [];
   logic!: ServiceProcess;
   redis!: Redis;
   env!: Record<string, string>;
@@ -289,6 +293,21 @@ export class Ledger {
     return connector.stop(signal);
   }
 
+  /** Stops logic with `signal` and starts a new one (its port changes; pushes follow it). */
+  async restartLogic(signal: NodeJS.Signals): Promise<number | null> {
+    const old = this.logic;
+    const code = await old.stop(signal);
+    this.logic = await this.track(startService('logic', { env: this.env }));
+    return code;
+  }
+
+  /** Takes accepted ids out of the ledger (pushes whose message Redis lost), returning how many were. */
+  forget(ids: readonly number[]): number {
+    let removed = 0;
+    for (const id of ids) if (this.accepted.delete(id)) removed++;
+    return removed;
+  }
+
   async startWorker(): Promise<ServiceProcess> {
     const worker = await this.track(startService('worker', { env: this.env }));
     this.workers.push(worker);
@@ -306,14 +325,18 @@ export class Ledger {
         signal: AbortSignal.timeout(10_000),
       });
       const text = await response.text();
-      if (response.status === 200) this.accepted.set((JSON.parse(text) as { id: number }).id, Date.now());
+      if (response.status === 200) {
+        const { id } = JSON.parse(text) as { id: number };
+        if (this.accepted.has(id)) this.reusedIds.push(id);
+        this.accepted.set(id, Date.now());
+      }
       else if (response.status === 503) {
         this.refused++;
         this.refusedMs.push(Date.now() - started);
       }
       else this.unexpected.push(`${response.status} ${text}`);
     } catch (error) {
-      this.unexpected.push(String(error));
+      this.unanswered.push(String((error as Error).cause ?? error));
     }
   }
 
