@@ -11,10 +11,11 @@ import { Ledger, percentile, printLedger } from './support/ledger';
 let ledger: Ledger | undefined;
 
 afterEach(async () => {
-  const codes = await ledger?.stop();
+  if (!ledger) return;
+  const codes = await ledger.stop();
   ledger = undefined;
   // Every process still running stops cleanly on SIGTERM.
-  expect(codes?.every((code) => code === 0)).toBe(true);
+  expect(codes.every((code) => code === 0)).toBe(true);
 });
 
 test('SIGKILL of one of three connectors in the middle of a fan-out: its clients move, nothing is lost', async () => {

@@ -15,9 +15,10 @@ const keys = new Keys('h:');
 let ledger: Ledger | undefined;
 
 afterEach(async () => {
-  const codes = await ledger?.stop();
+  if (!ledger) return;
+  const codes = await ledger.stop();
   ledger = undefined;
-  expect(codes?.every((code) => code === 0)).toBe(true);
+  expect(codes.every((code) => code === 0)).toBe(true);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

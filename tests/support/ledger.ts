@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
 import { Keys } from '@herald/store';
 import { startApnsMock, startRedis, startService, until, type ApnsMock, type ServiceProcess, type TestRedis } from '@herald/test-support';
-import { basic, connectClient, emitWithAck, type TestSocket } from './clients';
+import { basic, emitWithAck, offlineIosMember, type TestSocket } from './clients';
 import { ADMIN, ADMIN_PASSWORD } from './stack';
 
 export const LEDGER_NAMESPACE = '/ledger';
@@ -257,13 +257,7 @@ export class Ledger {
   /** An iOS member of the room with a device token, offline: every push reaches it through APNs. */
   private async addDevice(uuid: string): Promise<void> {
     const token = randomBytes(32).toString('hex');
-    const c = await connectClient(this.connectorPort(0)!, LEDGER_NAMESPACE, { uuid, platform: 'ios' });
-    await emitWithAck(c.socket, 'joinRoom', ROOM);
-    await new Promise((r) => c.socket.emit('info', { device_token: token }, r));
-    const gone = new Promise((r) => c.socket.once('disconnect', r));
-    c.socket.close();
-    await gone;
-    await until(async () => ((await this.redis.hget(keys.client(c.ok.clientId), 'sid')) === null ? true : undefined), 10_000);
+    await offlineIosMember(this.connectorPort(0)!, LEDGER_NAMESPACE, uuid, ROOM, token, async (id) => (await this.redis.hget(keys.client(id), 'sid')) === null);
     this.devices.push(token);
   }
 
