@@ -5,10 +5,12 @@
  * scenarios also print the window lost (accepted pushes whose message is gone after the restart)
  * and the push throughput, with `appendfsync everysec` and with `always`.
  */
+import { rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Keys } from '@herald/store';
-import { until } from '@herald/test-support';
-import { LEDGER_NAMESPACE, Ledger, describeRecovery, printLedger } from '../support/ledger';
+import { createTestCa, freePort, until } from '@herald/test-support';
+import { LEDGER_NAMESPACE, LEDGER_TOPIC, Ledger, describeRecovery, printLedger } from '../support/ledger';
 
 const SECONDS = Number(process.env['CHAOS_SECONDS'] ?? 45);
 const keys = new Keys('h:');
@@ -185,3 +187,46 @@ test('Redis outage of 3 s every 10 s under load (graceful stop, then start)', as
   expect(result.lost).toBe(0);
   await until(async () => (ledger!.clients.every((c) => c.socket?.connected) ? true : undefined));
 }, timeout);
+
+test('APNs faults kept until the last attempt: unreachable, untrusted server certificate, rejected client certificate', async () => {
+  const stranger = await createTestCa('Not Apple');
+  const strangerFile = stranger.writeCaFile();
+  const badClient = await stranger.issueClientCertificate({ topic: LEDGER_TOPIC, environment: 'sandbox' });
+  const ledgers: Ledger[] = [];
+  try {
+    const faults = {
+      unreachable: async (l: Ledger) => l.startWorker({ HERALD_APNS_PORT: String(await freePort()) }),
+      untrusted: (l: Ledger) => l.startWorker({ HERALD_APNS_CA: strangerFile }),
+      badCertificate: async (l: Ledger) => {
+        // apns_list entries merge by name: drop the token configuration first.
+        await l.admin({ key: '/', apns_list: [{ name: 'default', del: true }] });
+        await l.admin({ key: '/', apns_list: [{ name: 'default', apns_env: 'dev', apns_topic: LEDGER_TOPIC, apns_dev_cert: badClient.certPem, apns_dev_key: badClient.keyPem }] });
+        return l.startWorker();
+      },
+    };
+    const results = await Promise.all(
+      Object.entries(faults).map(async ([name, start]) => {
+        const l = await Ledger.start({ connectors: 1, workers: 0, clients: 2, iosDevices: 2 });
+        ledgers.push(l);
+        await start(l);
+        for (let i = 0; i < 3; i++) await l.push();
+        // 8 attempts with exponential backoff from 1 s: about two minutes.
+        const result = await l.settle(240_000);
+        const perDevice = l.devices.map((t) => l.mock.requests.filter((q) => q.token === t).length);
+        printLedger(`APNs ${name}`, result, [], `requests per device ${perDevice.join('/')} for ${result.accepted} pushes; reasons ${JSON.stringify(result.reasons)}`);
+        return { name, result, perDevice, workerAlive: l.workers.every((w) => w.child.exitCode === null) };
+      }),
+    );
+    for (const { name, result, perDevice, workerAlive } of results) {
+      expect(workerAlive).toBe(true);
+      expect(result.lost).toBe(0);
+      expect(result.acceptedByApns).toBe(0);
+      expect(result.failedForGood).toBe(result.accepted * 2);
+      // A TLS or TCP failure sends nothing; a rejected certificate costs one request per attempt.
+      expect(perDevice).toEqual(name === 'badCertificate' ? [24, 24] : [0, 0]);
+    }
+  } finally {
+    for (const l of ledgers) expect((await l.stop()).every((code) => code === 0)).toBe(true);
+    rmSync(dirname(strangerFile), { recursive: true, force: true });
+  }
+}, 400_000);

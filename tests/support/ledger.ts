@@ -20,7 +20,8 @@ import { ADMIN, ADMIN_PASSWORD } from './stack';
 
 export const LEDGER_NAMESPACE = '/ledger';
 const ROOM = 'fanout';
-const TOPIC = 'com.herald.ledger';
+export const LEDGER_TOPIC = 'com.herald.ledger';
+const TOPIC = LEDGER_TOPIC;
 const PASSWORD = 'ledger-pw';
 const keys = new Keys('h:');
 
@@ -245,7 +246,8 @@ export class Ledger {
     return service;
   }
 
-  private async admin(body: unknown): Promise<void> {
+  /** `POST /api/admin/namespace/save` with `body`; throws unless 200. */
+  async admin(body: unknown): Promise<void> {
     const response = await fetch(`http://127.0.0.1:${this.logic.port}/api/admin/namespace/save`, {
       method: 'POST',
       headers: { authorization: ADMIN, 'content-type': 'application/json' },
@@ -302,8 +304,8 @@ export class Ledger {
     return removed;
   }
 
-  async startWorker(): Promise<ServiceProcess> {
-    const worker = await this.track(startService('worker', { env: this.env }));
+  async startWorker(extra: Record<string, string> = {}): Promise<ServiceProcess> {
+    const worker = await this.track(startService('worker', { env: { ...this.env, ...extra } }));
     this.workers.push(worker);
     return worker;
   }
