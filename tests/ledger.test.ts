@@ -6,20 +6,13 @@
  */
 import { QueueEvents } from 'bullmq';
 import { until } from '@herald/test-support';
-import { Ledger, percentile, printLedger } from './support/ledger';
+import { ledgerPerTest, percentile, printLedger } from './support/ledger';
 
-let ledger: Ledger | undefined;
-
-afterEach(async () => {
-  if (!ledger) return;
-  const codes = await ledger.stop();
-  ledger = undefined;
-  // Every process still running stops cleanly on SIGTERM.
-  expect(codes.every((code) => code === 0)).toBe(true);
-});
+/** A ledger per test, stopped after it (every process left must exit 0 on SIGTERM). */
+const startLedger = ledgerPerTest();
 
 test('SIGKILL of one of three connectors in the middle of a fan-out: its clients move, nothing is lost', async () => {
-  ledger = await Ledger.start();
+  const ledger = await startLedger();
   const load = ledger.load();
   await ledger.acceptedMore(25);
   const moved = ledger.clients.filter((c) => c.connector === 1);
@@ -41,7 +34,7 @@ test('SIGKILL of one of three connectors in the middle of a fan-out: its clients
 }, 120_000);
 
 test('graceful restart of every connector one by one (pm2 reload): nothing is lost', async () => {
-  ledger = await Ledger.start();
+  const ledger = await startLedger();
   const load = ledger.load();
   await ledger.acceptedMore(20);
   for (let i = 0; i < 3; i++) {
@@ -64,8 +57,8 @@ test('graceful restart of every connector one by one (pm2 reload): nothing is lo
 }, 150_000);
 
 test('graceful stop of a worker under load: exit 0, no stalled job, nothing lost', async () => {
-  ledger = await Ledger.start({ workers: 2 });
-  const events = ['offline', 'apns'].map((name) => new QueueEvents(name, { connection: { host: '127.0.0.1', port: ledger!.server.port }, prefix: 'h:q' }));
+  const ledger = await startLedger({ workers: 2 });
+  const events = ['offline', 'apns'].map((name) => new QueueEvents(name, { connection: { host: '127.0.0.1', port: ledger.server.port }, prefix: 'h:q' }));
   const stalled: string[] = [];
   try {
     await Promise.all(events.map((e) => e.waitUntilReady()));
@@ -92,12 +85,12 @@ test('graceful stop of a worker under load: exit 0, no stalled job, nothing lost
 }, 120_000);
 
 test('Redis restarted gracefully under load: 503 at once while it is down, sockets kept, no accepted push lost', async () => {
-  ledger = await Ledger.start();
+  const ledger = await startLedger();
   const load = ledger.load();
   await ledger.acceptedMore(25);
   const acceptedBefore = ledger.accepted.size;
   await ledger.server.shutdown();
-  await until(async () => (ledger!.refused >= 5 ? true : undefined), 30_000);
+  await until(async () => (ledger.refused >= 5 ? true : undefined), 30_000);
   await ledger.server.restart();
   const back = Date.now();
   await ledger.acceptedMore(1);

@@ -10,24 +10,18 @@ import { dirname } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { Keys } from '@herald/store';
 import { createTestCa, freePort, until } from '@herald/test-support';
-import { LEDGER_NAMESPACE, LEDGER_TOPIC, Ledger, describeRecovery, printLedger } from '../support/ledger';
+import { LEDGER_NAMESPACE, LEDGER_TOPIC, Ledger, describeRecovery, ledgerPerTest, printLedger } from '../support/ledger';
 
 const SECONDS = Number(process.env['CHAOS_SECONDS'] ?? 45);
 const keys = new Keys('h:');
-let ledger: Ledger | undefined;
-
-afterEach(async () => {
-  if (!ledger) return;
-  const codes = await ledger.stop();
-  ledger = undefined;
-  expect(codes.every((code) => code === 0)).toBe(true);
-});
+/** A ledger per test, stopped after it (every process left must exit 0 on SIGTERM). */
+const startLedger = ledgerPerTest();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const timeout = (SECONDS + 180) * 1000;
 
 test('connector churn: one of three SIGKILLed or SIGTERMed every 3 s, restarted 1 s later', async () => {
-  ledger = await Ledger.start({ clients: 60, iosDevices: 5 });
+  const ledger = await startLedger({ clients: 60, iosDevices: 5 });
   const load = ledger.load(20, 2);
   const end = Date.now() + SECONDS * 1000;
   let faults = 0;
@@ -50,7 +44,7 @@ test('connector churn: one of three SIGKILLed or SIGTERMed every 3 s, restarted 
 }, timeout);
 
 test('worker churn: one of two SIGKILLed or SIGTERMed every 4 s in the middle of offline steps and APNs fan-outs', async () => {
-  ledger = await Ledger.start({ clients: 30, iosDevices: 100, workers: 2, env: { HERALD_JOB_LOCK_MS: '1500', HERALD_APNS_CONCURRENCY: '2' } });
+  const ledger = await startLedger({ clients: 30, iosDevices: 100, workers: 2, env: { HERALD_JOB_LOCK_MS: '1500', HERALD_APNS_CONCURRENCY: '2' } });
   const events = new QueueEvents('apns', { connection: { host: '127.0.0.1', port: ledger.server.port }, prefix: 'h:q' });
   const stalled: string[] = [];
   events.on('stalled', ({ jobId }) => stalled.push(jobId));
@@ -74,7 +68,7 @@ test('worker churn: one of two SIGKILLed or SIGTERMed every 4 s in the middle of
 }, timeout + 120_000);
 
 test('logic SIGKILLed every 5 s right after accepting pushes', async () => {
-  ledger = await Ledger.start({ clients: 30, iosDevices: 5 });
+  const ledger = await startLedger({ clients: 30, iosDevices: 5 });
   const load = ledger.load(10, 2);
   const end = Date.now() + SECONDS * 1000;
   const recovery: number[] = [];
@@ -124,7 +118,7 @@ test('push throughput with appendfsync everysec vs always (3 alternating rounds 
 
 describe.each(['everysec', 'always'] as const)('Redis SIGKILLed under load, appendfsync %s', (appendfsync) => {
   test('window lost, id reuse, recovery', async () => {
-    ledger = await Ledger.start({ appendfsync, clients: 30, iosDevices: 3 });
+    const ledger = await startLedger({ appendfsync, clients: 30, iosDevices: 3 });
     const load = ledger.load(0, 8);
     const windows: number[] = [];
     const recovery: number[] = [];
@@ -145,7 +139,7 @@ describe.each(['everysec', 'always'] as const)('Redis SIGKILLed under load, appe
       for (const id of before) pipeline.exists(keys.message(LEDGER_NAMESPACE, id));
       const rows = (await pipeline.exec()) ?? [];
       const gone = before.filter((_, i) => rows[i]![1] === 0);
-      const oldest = Math.min(...gone.map((id) => ledger!.accepted.get(id)!));
+      const oldest = Math.min(...gone.map((id) => ledger.accepted.get(id)!));
       windows.push(gone.length ? killedAt - oldest : 0);
       lostRecords += ledger.forget(gone);
       kills++;
@@ -167,7 +161,7 @@ describe.each(['everysec', 'always'] as const)('Redis SIGKILLed under load, appe
 });
 
 test('Redis outage of 3 s every 10 s under load (graceful stop, then start)', async () => {
-  ledger = await Ledger.start({ clients: 30, iosDevices: 3 });
+  const ledger = await startLedger({ clients: 30, iosDevices: 3 });
   const load = ledger.load(20, 2);
   const recovery: number[] = [];
   const end = Date.now() + SECONDS * 1000;
@@ -185,7 +179,7 @@ test('Redis outage of 3 s every 10 s under load (graceful stop, then start)', as
   printLedger('Redis outages', result, recovery, `503 answers ${ledger.refused}`);
   expect(ledger.unexpected).toEqual([]);
   expect(result.lost).toBe(0);
-  await until(async () => (ledger!.clients.every((c) => c.socket?.connected) ? true : undefined));
+  await until(async () => (ledger.clients.every((c) => c.socket?.connected) ? true : undefined));
 }, timeout);
 
 test('APNs faults kept until the last attempt: unreachable, untrusted server certificate, rejected client certificate', async () => {

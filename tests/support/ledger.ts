@@ -462,6 +462,21 @@ export class Ledger {
   }
 }
 
+/**
+ * For a test file: a function that starts a ledger for the running test; after each test the
+ * ledger is stopped and every process still running must exit 0 on SIGTERM.
+ */
+export function ledgerPerTest(): (options?: LedgerOptions) => Promise<Ledger> {
+  let current: Ledger | undefined;
+  afterEach(async () => {
+    if (!current) return;
+    const codes = await current.stop();
+    current = undefined;
+    expect(codes.every((code) => code === 0)).toBe(true);
+  });
+  return async (options) => (current = await Ledger.start(options));
+}
+
 export function printLedger(scenario: string, result: LedgerResult, recovery: readonly number[], extra = ''): void {
   console.log(
     `[ledger] ${scenario}: accepted ${result.accepted} (refused ${result.refused}), lost ${result.lost}, duplicates ${result.duplicates}; ` +
