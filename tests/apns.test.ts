@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Keys } from '@herald/store';
 import { sharedTestCa, startApnsMock, startService, until, type ApnsMock, type ServiceProcess } from '@herald/test-support';
-import { basic, connectClient, emitWithAck } from './support/clients';
+import { basic, offlineIosMember } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
 
 const TOPIC = 'com.herald.test';
@@ -48,15 +48,11 @@ const AUTH = basic('/app', 'pw');
 
 /** An offline iOS member of `room` with a device token. */
 async function device(uuid: string, room: string, deviceToken: string | undefined = token()): Promise<{ cid: string; deviceToken: string | undefined }> {
-  const c = await connectClient(stack.connectors[0]!.port, '/app', { uuid, platform: 'ios' });
-  await emitWithAck(c.socket, 'joinRoom', room);
-  if (deviceToken) await new Promise((r) => c.socket.emit('info', { device_token: deviceToken }, r));
-  const gone = new Promise((r) => c.socket.once('disconnect', r));
-  c.socket.close();
-  await gone;
-  await until(async () => ((await redis.hget(keys.client(c.ok.clientId), 'sid')) === null ? true : undefined));
-  return { cid: c.ok.clientId, deviceToken };
+  const cid = await offlineIosMember(stack.connectors[0]!.port, '/app', uuid, room, deviceToken, isOffline);
+  return { cid, deviceToken };
 }
+
+const isOffline = async (clientId: string) => (await redis.hget(keys.client(clientId), 'sid')) === null;
 
 async function push(room: string, extra: object = {}): Promise<number> {
   const { body } = await stack.api('/api/auth/push', { auth: AUTH, body: { room, pushData: { text: 'hi' }, leaveMessage: true, ...extra } });

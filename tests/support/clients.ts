@@ -59,3 +59,29 @@ export function connectError(port: number, namespace: string, query: Record<stri
 export function emitWithAck(socket: TestSocket, event: 'joinRoom' | 'leaveRoom', payload: unknown): Promise<EventAck> {
   return new Promise((resolve) => (socket.emit as (...a: unknown[]) => void)(event, payload, resolve));
 }
+
+/**
+ * An iOS client that joins `room`, registers `deviceToken` (when given) and goes offline again:
+ * the offline step reaches it through APNs. Resolves once its record says it is offline.
+ */
+export async function offlineIosMember(
+  port: number,
+  namespace: string,
+  uuid: string,
+  room: string,
+  deviceToken: string | undefined,
+  isOffline: (clientId: string) => Promise<boolean>,
+): Promise<string> {
+  const c = await connectClient(port, namespace, { uuid, platform: 'ios' });
+  await emitWithAck(c.socket, 'joinRoom', room);
+  if (deviceToken) await new Promise((r) => c.socket.emit('info', { device_token: deviceToken }, r));
+  const gone = new Promise((r) => c.socket.once('disconnect', r));
+  c.socket.close();
+  await gone;
+  const deadline = Date.now() + 10_000;
+  while (!(await isOffline(c.ok.clientId))) {
+    if (Date.now() > deadline) throw new Error(`${c.ok.clientId} still online after 10 s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return c.ok.clientId;
+}

@@ -100,6 +100,8 @@ export interface ApnsMockOptions {
   readonly ca?: TestCa;
   /** CA certificates (PEM) trusted for client certificates. @default the `ca` certificate */
   readonly clientCa?: string | readonly string[];
+  /** Loopback port to listen on, e.g. one a worker could not reach before. @default a free port */
+  readonly port?: number;
 }
 
 export interface ApnsMock {
@@ -420,7 +422,7 @@ export async function startApnsMock(options: ApnsMockOptions = {}): Promise<Apns
 
   await new Promise<void>((resolve, rejectListen) => {
     server.once('error', rejectListen);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
       server.off('error', rejectListen);
       resolve();
     });

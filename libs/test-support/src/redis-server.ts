@@ -13,6 +13,8 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** SIGKILL: a crash, for fault tests. The directory stays until stop(). */
   kill(): Promise<void>;
+  /** SIGTERM (Redis writes its AOF and exits cleanly) without removing the directory: an outage until restart(). */
+  shutdown(): Promise<void>;
   /** Starts the server again on the same port and directory (after kill or a graceful shutdown). */
   restart(): Promise<void>;
 }
@@ -104,6 +106,10 @@ export async function startRedis(options: TestRedisOptions = {}): Promise<TestRe
     },
     async kill() {
       current.kill('SIGKILL');
+      await exited(current);
+    },
+    async shutdown() {
+      current.kill('SIGTERM');
       await exited(current);
     },
     async restart() {
