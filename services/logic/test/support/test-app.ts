@@ -15,12 +15,21 @@ export interface TestApp {
 
 export async function startTestApp(adminPassword: string, env: Record<string, string> = {}): Promise<TestApp> {
   const server = await startRedis();
+  let app: FastifyInstance | undefined;
+  try {
+    const config = loadConfig('logic', { HERALD_REDIS_URL: server.url, HERALD_ADMIN_PASSWORD: adminPassword, HERALD_LOG_LEVEL: 'silent', ...env });
+    app = buildApp(config, createLogger('logic', 'silent'));
+    await app.ready();
+  } catch (error) {
+    // A refused configuration or a failed start must not leave the redis-server running (jest
+    // would wait for it for ever).
+    await app?.close().catch(() => undefined);
+    await server.stop();
+    throw error;
+  }
   const redis = new Redis(server.url);
-  const config = loadConfig('logic', { HERALD_REDIS_URL: server.url, HERALD_ADMIN_PASSWORD: adminPassword, HERALD_LOG_LEVEL: 'silent', ...env });
-  const app = buildApp(config, createLogger('logic', 'silent'));
-  await app.ready();
   return {
-    app,
+    app: app as FastifyInstance,
     redis,
     server,
     async close() {
