@@ -43,6 +43,19 @@ export function verdictOf(result: DeviceResult): Verdict {
 }
 
 /**
+ * The name under which the report counts a failure (`apnsFailed:<kind>`): Apple's `reason`, one of
+ * a closed set of words (`BadDeviceToken`, `Unregistered`, …; "Handling notification responses");
+ * `NoAnswer` for an attempt without an answer, whatever the transport said — its text holds
+ * addresses and ports, and the report must not grow a field per error text. The device's own
+ * outcome keeps the full text.
+ */
+export function failureKind(result: DeviceResult): string {
+  if (result.ok) return 'ok';
+  if (result.status === undefined) return 'NoAnswer';
+  return /^[A-Za-z]{1,64}$/.test(result.reason) ? result.reason : `Status${result.status}`;
+}
+
+/**
  * One batch of APNs deliveries of a message. Each device's outcome is recorded in the message's
  * APNs outcome hash once it is final; a retried job (BullMQ backoff) or a job re-run after a crash
  * skips devices with an outcome, so each device is sent once — twice at most when a crash falls
@@ -113,7 +126,7 @@ export class ApnsProcessor {
       }
       record[clientId] = `${result.status ?? 'no answer'} ${result.reason}`.slice(0, 200);
       count('apnsCount');
-      count(`apnsFailed:${result.reason}`.slice(0, 80));
+      count(`apnsFailed:${failureKind(result)}`);
       if (DROP_TOKEN.has(result.reason)) {
         const since = result.status === 410 ? (result.timestamp ?? 0) : 0;
         await this.deps.scripts.clientTokenDrop(keys.client(clientId), result.token, since);
