@@ -23,8 +23,8 @@ afterAll(async () => {
   await stack.stop();
 });
 
-function v2(query: Record<string, string>, namespace = '/demo'): any {
-  const socket = ioV2(`http://127.0.0.1:${stack.connectors[0]!.port}${namespace}`, {
+function v2(query: Record<string, string>, namespace = '/demo', port = stack.connectors[0]!.port): any {
+  const socket = ioV2(`http://127.0.0.1:${port}${namespace}`, {
     query,
     transports: ['websocket'],
     forceNew: true,
@@ -60,6 +60,19 @@ describe('socket.io v2 clients (allowEIO3)', () => {
   test('a v2 client gets the seed’s refusal text', async () => {
     const socket = v2({ uuid: 'old2' }, '/missing');
     expect(await new Promise((resolve) => socket.once('error', resolve))).toBe('this namespace not found');
+  });
+
+  test('HERALD_ALLOW_EIO3=false refuses v2 clients and still serves v4 clients', async () => {
+    const modernOnly = await stack.startConnector({ HERALD_ALLOW_EIO3: 'false' });
+    const old = v2({ uuid: 'old3' }, '/demo', modernOnly.port);
+    const outcome = await new Promise((resolve) => {
+      old.once('ok', () => resolve('ok'));
+      old.once('connect_error', () => resolve('refused'));
+    });
+    expect(outcome).toBe('refused');
+    const modern = await connectClient(modernOnly.port, '/demo', { uuid: 'new3' });
+    closers.push(() => modern.socket.close());
+    expect(modern.ok.clientId).toBe('/demo#new3#web-new3');
   });
 });
 
