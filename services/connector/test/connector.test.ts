@@ -60,10 +60,13 @@ function ack(socket: Socket, event: string, payload: unknown): Promise<unknown> 
 describe('handshake: the seed’s checks, in its order, with its messages', () => {
   test.each([
     ['/nope', { uuid: 'u1' }, 'this namespace not found', 'HS_NAMESPACE_NOT_FOUND'],
+    ['/nope', { userid: 'a:b' }, 'this namespace not found', 'HS_NAMESPACE_NOT_FOUND'],
     ['/closed', { uuid: '' }, 'this namespace offline', 'HS_NAMESPACE_OFFLINE'],
     ['/demo', {}, 'uuid invalid', 'HS_UUID_INVALID'],
     ['/demo', { uuid: 'a b' }, 'uuid invalid', 'HS_UUID_INVALID'],
     ['/demo', { uuid: 'x'.repeat(101) }, 'uuid invalid', 'HS_UUID_INVALID'],
+    ['/demo', { uuid: 'a b', userid: 'a:b', platform: 'nokia' }, 'uuid invalid', 'HS_UUID_INVALID'],
+    ['/demo', { uuid: 'u1', userid: 'x'.repeat(101) }, 'userid invalid', 'HS_USERID_INVALID'],
     ['/demo', { uuid: 'u1', userid: 'a:b', platform: 'nokia' }, 'userid invalid', 'HS_USERID_INVALID'],
     ['/demo', { uuid: 'u1', platform: 'nokia' }, 'platform invalid', 'HS_PLATFORM_INVALID'],
     ['/demo', { uuid: 'u1', activityBroadcast: 'maybe' }, 'activityBroadcast invalid', 'HS_ACTIVITY_BROADCAST_INVALID'],
