@@ -129,13 +129,20 @@ test('one client with leaveMessage:false does not stop the others; ackers and ex
 test('iOS: one APNs delivery per device, none without a token, for a muted room, or after an ack', async () => {
   const devices = await Promise.all(['ios1', 'ios2'].map((uuid) => member(uuid, 'ios', ['ios-room'], { device_token: `a1b2${uuid}` })));
   await member('ios3', 'ios', ['ios-room']); // no device token
-  const muted = await connectClient(port(), '/off', { uuid: 'ios4', platform: 'ios' });
-  await emitWithAck(muted.socket, 'joinRoom', 'ios-room');
-  await new Promise((r) => muted.socket.emit('info', { device_token: 'ffff' }, r));
-  await new Promise((r) => muted.socket.emit('apns', { add: ['ios-room'] }, r));
-  muted.socket.close();
+  /** An iOS member with a device token that muted `rooms` (apns do-not-disturb), then went offline. */
+  const mutedMember = async (uuid: string, token: string, rooms: string[]): Promise<string> => {
+    const c = await connectClient(port(), '/off', { uuid, platform: 'ios' });
+    await emitWithAck(c.socket, 'joinRoom', 'ios-room');
+    await new Promise((r) => c.socket.emit('info', { device_token: token }, r));
+    expect(await new Promise((r) => c.socket.emit('apns', { add: rooms }, r))).toEqual({ status: 200, msg: 'ok' });
+    c.socket.close();
+    return c.ok.clientId;
+  };
+  await mutedMember('ios4', 'ffff', ['ios-room']);
+  // Names match exactly: muting `ios-room1` does not mute `ios-room` (the seed matched substrings).
+  devices.push(await mutedMember('ios5', 'a1b2ios5', ['ios-room1', 'ios-roo']));
   const id = await push('ios-room');
-  expect(await offlineDone(id)).toBe('inbox:0 apns:2');
+  expect(await offlineDone(id)).toBe('inbox:0 apns:3');
   const jobs = (await apnsQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.id === id);
   expect(jobs).toHaveLength(1);
   expect([...jobs[0]!.data.clientIds].sort()).toEqual(devices.sort());

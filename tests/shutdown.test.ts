@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Keys, NamespaceStore } from '@herald/store';
-import { REPO_ROOT, startRedis, startService, type TestRedis } from '@herald/test-support';
-import { connectClient, emitWithAck } from './support/clients';
+import { REPO_ROOT, isListening, startRedis, startService, until, type TestRedis } from '@herald/test-support';
+import { basic, connectClient, emitWithAck } from './support/clients';
 
 let redis: TestRedis;
 let client: Redis;
@@ -48,6 +48,38 @@ test.each(['logic', 'worker'] as const)('%s exits 0 on SIGTERM and SIGINT', asyn
     const service = await startService(role, { env: env() });
     expect(await service.stop(signal)).toBe(0);
     if (service.port) await expect(fetch(`http://127.0.0.1:${service.port}/health`)).rejects.toThrow();
+  }
+});
+
+test('logic on SIGTERM stops accepting at once but finishes a push in flight, stores it, then exits 0', async () => {
+  const logic = await startService('logic', { env: env() });
+  // Writes wait in Redis (CLIENT PAUSE WRITE): the push is caught in the middle of storing itself.
+  await client.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+  try {
+    const answer = fetch(`http://127.0.0.1:${logic.port}/api/auth/push`, {
+      method: 'POST',
+      headers: { authorization: basic('/demo', 'pw'), 'content-type': 'application/json' },
+      body: JSON.stringify({ room: 'late', pushData: { late: true } }),
+    });
+    const blocked = async () => ((await client.call('CLIENT', 'LIST')) as string).split('\n').some((line) => / flags=\S*b/.test(line));
+    await until(async () => ((await blocked()) ? true : undefined), 10_000);
+
+    const exited = logic.stop('SIGTERM');
+    await until(async () => (!(await isListening(logic.port)) ? true : undefined), 10_000);
+    expect(await blocked()).toBe(true); // still in flight
+
+    await client.call('CLIENT', 'UNPAUSE');
+    const response = await answer;
+    expect(response.status).toBe(200);
+    const { id } = (await response.json()) as { id: number };
+    expect(await client.hget(keys.message('/demo', id), 'room')).toBe('late');
+    // Well inside pm2's kill_timeout for logic (10 s), though the client keeps its connection alive.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('logic still running 8 s after its last answer')), 8000)));
+    expect(await Promise.race([exited, late]).finally(() => clearTimeout(timer))).toBe(0);
+  } finally {
+    await client.call('CLIENT', 'UNPAUSE');
+    if (logic.child.exitCode === null && logic.child.signalCode === null) logic.child.kill('SIGKILL');
   }
 });
 

@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Keys } from '@herald/store';
-import { until } from '@herald/test-support';
+import { freePort, until } from '@herald/test-support';
 import { basic, connectClient, connectError, emitWithAck, type Recorded } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
 
@@ -16,8 +16,13 @@ let redis: Redis;
 const opened: Recorded[] = [];
 const NSP_AUTH = basic('/demo', 'pw');
 
-async function client(connector: number, query: Record<string, string>, namespace = '/demo'): Promise<Awaited<ReturnType<typeof connectClient>>> {
-  const c = await connectClient(stack.connectors[connector]!.port, namespace, query);
+async function client(
+  connector: number,
+  query: Record<string, string>,
+  namespace = '/demo',
+  headers?: Record<string, string>,
+): Promise<Awaited<ReturnType<typeof connectClient>>> {
+  const c = await connectClient(stack.connectors[connector]!.port, namespace, query, headers);
   opened.push(c);
   return c;
 }
@@ -53,6 +58,13 @@ describe('duplicate clientId (kick, the default)', () => {
     expect(await redis.hget(keys.client(cid), 'sid')).toBe(second.socket.id);
     expect(await redis.smembers(keys.roomOnline('/demo', 'dr'))).toEqual([cid]);
     expect(await redis.smembers(keys.roomOnline('/demo', 'user_dupuser'))).toEqual([cid]);
+    // Nothing of the evicted socket is left: its connector no longer lists the client (the reaper
+    // would otherwise mark the newcomer offline), and per-user online counts are the newcomer's 1.
+    const connectorId = (i: number) => stack.connectors[i]!.logs.find((l) => l.msg === 'listening')!['connector'] as string;
+    expect(await redis.sismember(keys.connectorClients(connectorId(0)), cid)).toBe(0);
+    expect(await redis.sismember(keys.connectorClients(connectorId(1)), cid)).toBe(1);
+    expect(await redis.hget(keys.namespaceOnlineUsers('/demo'), 'dupuser')).toBe('1');
+    expect(await redis.hget(keys.roomOnlineUsers('/demo', 'dr'), 'dupuser')).toBe('1');
     const received = nextEvent(second, 'push');
     const push = await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'dr', pushData: { n: 1 } } });
     expect(push.body.expectAckCount).toBe(1);
@@ -86,6 +98,8 @@ test('rooms persist: a client that joined a room is back in it on its next conne
   const record = await redis.hgetall(keys.client('/demo#p1#web-p1'));
   expect(Number(record['first_connect_time'])).toBeLessThanOrEqual(Number(record['last_connect_time']));
   expect(record['disconnect_reason']).toBe('network');
+  expect(Number(record['last_disconnect_time'])).toBeGreaterThanOrEqual(Number(record['first_connect_time']));
+  expect(Number(record['last_disconnect_time'])).toBeLessThanOrEqual(Number(record['last_connect_time']));
   back.socket.close();
 });
 
@@ -117,6 +131,20 @@ describe('presence', () => {
     await pushed;
     expect(watcher.events.map((e) => e.event)).toEqual(['ok', 'push']);
   });
+
+  test('HERALD_ROOM_ACTIVITY_BROADCAST=false: no presence events, even for a client that asks', async () => {
+    const quiet = await stack.startConnector({ HERALD_ROOM_ACTIVITY_BROADCAST: 'false' });
+    const watcher = await client(1, { uuid: 'w3' });
+    await emitWithAck(watcher.socket, 'joinRoom', 'hush');
+    const joiner = await connectClient(quiet.port, '/demo', { uuid: 'j3', activityBroadcast: 'true' });
+    opened.push(joiner);
+    await emitWithAck(joiner.socket, 'joinRoom', 'hush');
+    await emitWithAck(joiner.socket, 'leaveRoom', 'hush');
+    const pushed = nextEvent(watcher, 'push');
+    await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'hush', pushData: {} } });
+    await pushed;
+    expect(watcher.events.map((e) => e.event)).toEqual(['ok', 'push']);
+  });
 });
 
 describe('client events', () => {
@@ -144,6 +172,8 @@ describe('client events', () => {
     expect(final.ackIOSDetail).toEqual(['/demo#i1#ios-i1']);
     expect(final.ackAndroidDetail).toEqual(['/demo#a1#android-a1']);
     expect(final.ackWebDetail).toEqual([]);
+    // The ack of an unknown (or expired) id was ignored: it created no report and no ack set.
+    expect(await redis.exists(keys.message('/demo', 999999), keys.acks('/demo', 999999, 'ios'))).toBe(0);
   });
 
   test('info reads and writes the caller’s own record only', async () => {
@@ -152,6 +182,7 @@ describe('client events', () => {
     expect(set).toEqual({ status: 200, msg: 'ok' });
     const read: any = await new Promise((r) => c.socket.emit('info', {}, r));
     expect(read).toMatchObject({ status: 200, msg: 'ok', device_token: 'tok123', leaveMessage: 'false', userid: 'info1', platform: 'android' });
+    expect(Number(read.update_date)).toBeGreaterThanOrEqual(Number(read.last_connect_time));
     expect(read).not.toHaveProperty('sid');
     const other = await new Promise((r) => c.socket.emit('info', { clientId: '/demo#dup#web-dup', device_token: 'x' }, r));
     expect(other).toEqual({ status: 403, msg: 'Forbidden' });
@@ -222,6 +253,11 @@ test('REST transfer moves online sockets on every connector, with a notice only 
   await until(async () => ((await redis.scard(keys.roomOnline('/demo', 'tdst'))) === 0 ? true : undefined));
 });
 
+test('without HERALD_ALLOWED_ORIGINS a browser page of any origin may connect', async () => {
+  const c = await client(0, { uuid: 'anyorigin' }, '/demo', { origin: 'https://anywhere.example' });
+  expect(c.ok.clientId).toBe('/demo#anyorigin#web-anyorigin');
+});
+
 describe('connect callback', () => {
   let server: Server;
   let seen: { url: string; headers: IncomingHttpHeaders }[];
@@ -242,12 +278,12 @@ describe('connect callback', () => {
 
   test('200 accepts; its body overrides userid and names rooms; the request carries the seed headers', async () => {
     reply = () => ({ status: 200, body: JSON.stringify({ userid: 'override', rooms: ['vip'] }) });
-    const c = await client(0, { uuid: 'cb1', userid: 'orig', platform: 'web' }, '/cb');
+    const c = await client(0, { uuid: 'cb1', userid: 'orig', platform: 'web' }, '/cb', { cookie: 'session=cb1' });
     expect(c.ok.clientId).toBe('/cb#orig#web-cb1');
     const last = seen[seen.length - 1]!;
     expect(last.url).toContain('uuid=cb1');
     expect(last.url).toContain('userid=orig');
-    expect(last.headers).toMatchObject({ authorization: 'cb-secret', namespace: '/cb' });
+    expect(last.headers).toMatchObject({ authorization: 'cb-secret', namespace: '/cb', cookie: 'session=cb1' });
     expect(await redis.smembers(keys.roomOnline('/cb', 'vip'))).toEqual(['/cb#orig#web-cb1']);
     expect(await redis.smembers(keys.roomOnline('/cb', 'user_override'))).toEqual(['/cb#orig#web-cb1']);
   });
@@ -265,6 +301,18 @@ describe('connect callback', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     expect(fast.ok.clientId).toBe('/demo#fast#web-fast');
     expect((await slow).message).toBe('handshake fail: callback timed out after 500 ms');
+  });
+
+  test('an unreachable callback refuses with a message naming the network error', async () => {
+    const nobody = await freePort();
+    const saved = await stack.api('/api/admin/namespace/save', {
+      auth: ADMIN,
+      body: { key: '/cbdown', auth_passwd: 'pw', connect_callback: `http://127.0.0.1:${nobody}/check` },
+    });
+    expect(saved.status).toBe(200);
+    const refusal = await connectError(stack.connectors[1]!.port, '/cbdown', { uuid: 'cb4' });
+    expect(refusal.message).toBe('handshake fail: callback unreachable (ECONNREFUSED)');
+    expect(refusal.data).toEqual({ code: 'HS_CALLBACK_FAILED' });
   });
 });
 

@@ -10,7 +10,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, freePort, isListening, until } from '@herald/test-support';
+import { Redis } from 'ioredis';
+import { REPO_ROOT, freePort, isListening, startRedis, until } from '@herald/test-support';
 import { cleanEnv } from './support/env';
 
 jest.setTimeout(120_000);
@@ -148,10 +149,14 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The three services logged `ready` (the worker listens on nothing: this is how its pid is known). */
+function allReady(s: Stack): Promise<true> {
+  return until(async () => (serviceLogs(s).filter((line) => line.msg === 'ready').length >= 3 ? true : undefined), 30_000, 100);
+}
+
 /** SIGTERM, then asserts exit 0 within 15 s and that nothing it started still runs or listens. */
 async function stopAndCheck(s: Stack): Promise<void> {
-  // The worker listens on nothing: wait for its `ready` line too, so that its pid is known.
-  await until(async () => (serviceLogs(s).filter((line) => line.msg === 'ready').length >= 3 ? true : undefined), 30_000, 100);
+  await allReady(s);
   const [, redisPort, redisPid] = match(s, REDIS_LINE);
   const pids = pidsStarted(s);
   expect(pids).toContain(Number(redisPid));
@@ -212,4 +217,32 @@ test('without HERALD_ADMIN_PASSWORD it generates one into HERALD_HOME, and the p
   expect(response.status).toBe(200);
 
   await stopAndCheck(s);
+});
+
+test('with HERALD_REDIS_URL it runs no Redis of its own, uses that one, and Ctrl-C (SIGINT) leaves it running', async () => {
+  const external = await startRedis();
+  const client = new Redis(external.url);
+  try {
+    const s = await start({ HERALD_ADMIN_PASSWORD: 'test-admin-password', HERALD_REDIS_URL: external.url });
+    await healthy(s, s.connectorPort);
+    await healthy(s, s.logicPort);
+    await allReady(s);
+    expect(s.stdout()).toContain('[herald] redis: using HERALD_REDIS_URL\n');
+    expect(REDIS_LINE.test(s.stdout())).toBe(false);
+    // The connector registered itself in that Redis.
+    expect(await client.zcard('h:connectors')).toBe(1);
+    const pids = pidsStarted(s);
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+
+    s.child.kill('SIGINT');
+    expect(await within(s.exited, 15_000, 'stopping npm start')).toEqual({ code: 0, signal: null });
+    for (const port of [s.connectorPort, s.logicPort]) expect(await isListening(port)).toBe(false);
+    expect(pids.filter(alive)).toEqual([]);
+    // The operator's Redis is not npm start's to stop; the connector left its registry on the way out.
+    expect(await client.ping()).toBe('PONG');
+    expect(await client.zcard('h:connectors')).toBe(0);
+  } finally {
+    client.disconnect();
+    await external.stop();
+  }
 });

@@ -13,17 +13,22 @@ export interface Recorded {
   readonly events: { event: string; args: unknown[] }[];
 }
 
-/** Opens a stock socket.io v4 client on a namespace of a connector; resolves on `ok`. */
+/**
+ * Opens a stock socket.io v4 client on a namespace of a connector; resolves on `ok`. `headers` go
+ * with the handshake (a browser's `cookie` or `origin`).
+ */
 export function connectClient(
   port: number,
   namespace: string,
   query: Record<string, string>,
+  headers?: Record<string, string>,
 ): Promise<Recorded & { ok: OkPayload }> {
   const socket: TestSocket = io(`http://127.0.0.1:${port}${namespace}`, {
     query,
     transports: ['websocket'],
     reconnection: false,
     forceNew: true,
+    ...(headers ? { extraHeaders: headers } : {}),
   });
   const events: { event: string; args: unknown[] }[] = [];
   socket.onAny((event: string, ...args: unknown[]) => events.push({ event, args }));

@@ -25,6 +25,9 @@ describe('loadConfig', () => {
       clientPushIntervalMs: 1000,
       allowedOrigins: null,
       namespaceOfflineDelayMs: null,
+      roomActivityBroadcast: true,
+      allowEio3: true,
+      maxPayloadBytes: 65536,
       logLevel: 'info',
       redis: { kind: 'single', url: 'redis://127.0.0.1:6379' },
     });

@@ -79,6 +79,20 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   errorsPlugin(app);
   corsPlugin(app);
 
+  // Graceful close: a request in flight when close() begins still gets its answer, but then its
+  // connection must close. server.close() waits for every connection, fastify reaps only those idle
+  // at that instant, and a keep-alive client (keepAliveTimeout 72 s) would hold the process past
+  // pm2's kill_timeout (found by tests/shutdown.test.ts).
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
