@@ -134,10 +134,23 @@ test('iOS: one APNs delivery per device, none without a token, for a muted room,
   await new Promise((r) => muted.socket.emit('info', { device_token: 'ffff' }, r));
   await new Promise((r) => muted.socket.emit('apns', { add: ['ios-room'] }, r));
   muted.socket.close();
+  // Online with a token, it acks the live push within the delay: no APNs delivery for it.
+  const acker = await connectClient(port(), '/off', { uuid: 'ios5', platform: 'ios' });
+  await emitWithAck(acker.socket, 'joinRoom', 'ios-room');
+  await new Promise((r) => acker.socket.emit('info', { device_token: 'a1b2acker' }, r));
+  const got = new Promise<any>((r) => acker.socket.once('push', r));
   const id = await push('ios-room');
+  acker.socket.emit('ackPush', { id: (await got).id });
   expect(await offlineDone(id)).toBe('inbox:0 apns:2');
   const jobs = (await apnsQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.id === id);
   expect(jobs).toHaveLength(1);
   expect([...jobs[0]!.data.clientIds].sort()).toEqual(devices.sort());
   expect(JSON.stringify(jobs[0]!.data)).not.toContain('a1b2');
+  // No apnsName and no namespace "/" with a `default` configuration: said in the report.
+  const report = await until(async () => {
+    const r = await stack.api(`/api/auth/report/push/${id}`, { auth: AUTH });
+    return r.body.result !== '' ? r.body : undefined;
+  }, 10_000);
+  expect(report).toMatchObject({ result: 'no default apns', apnsCount: 0, apnsSuccessCount: 0, ackIOSCount: 1 });
+  acker.socket.close();
 });
