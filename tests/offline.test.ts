@@ -154,3 +154,21 @@ test('iOS: one APNs delivery per device, none without a token, for a muted room,
   expect(report).toMatchObject({ result: 'no default apns', apnsCount: 0, apnsSuccessCount: 0, ackIOSCount: 1 });
   acker.socket.close();
 });
+
+test('a namespace that lists web in inbox_platforms: its web clients get an inbox and the replay', async () => {
+  await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/webbox', auth_passwd: 'pw', inbox_platforms: ['android', 'web'] } });
+  const c = await connectClient(port(), '/webbox', { uuid: 'wb1', platform: 'web' });
+  await emitWithAck(c.socket, 'joinRoom', 'board');
+  const gone = new Promise((r) => c.socket.once('disconnect', r));
+  c.socket.close();
+  await gone;
+  await until(async () => ((await redis.hget(keys.client(c.ok.clientId), 'sid')) === null ? true : undefined));
+
+  const { body } = await stack.api('/api/auth/push', { auth: basic('/webbox', 'pw'), body: { room: 'board', pushData: { n: 1 }, leaveMessage: true } });
+  const summary = await until(async () => (await redis.hget(keys.message('/webbox', body.id), 'offline')) ?? undefined, 10_000);
+  expect(summary).toBe('inbox:1 apns:0');
+  const socket = io(`http://127.0.0.1:${port()}/webbox`, { query: { uuid: 'wb1', platform: 'web' }, transports: ['websocket'], forceNew: true, reconnection: false });
+  const offline = await new Promise<any[]>((resolve) => socket.once('offlineMessage', resolve));
+  expect(offline.map((m) => m.id)).toEqual([body.id]);
+  socket.close();
+});
