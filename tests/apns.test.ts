@@ -146,3 +146,32 @@ test('a GOAWAY (no answer) is retried on a new connection', async () => {
   await report(id, (x) => x.apnsSuccessCount === 1);
   expect(requestsFor(d.deviceToken!).map((q) => q.outcome)).toEqual(['goaway', 'answered']);
 }, 30_000);
+
+test('403 ExpiredProviderToken: no final outcome, the provider is dropped, the delivery retried and accepted', async () => {
+  const d = await device('p1', 'expired');
+  mock.script(d.deviceToken!, { status: 403, reason: 'ExpiredProviderToken' });
+  const id = await push('expired');
+  const r = await report(id, (x) => x.apnsSuccessCount === 1);
+  expect(r).toMatchObject({ apnsCount: 1, apnsFailures: {} });
+  expect(requestsFor(d.deviceToken!).map((q) => q.status)).toEqual([403, 200]);
+  expect(await redis.hget(keys.apnsOutcomes('/app', id), d.cid)).toBe('ok');
+}, 30_000);
+
+test('a namespace save rebuilds the provider: the default switched from token to certificate is used at once', async () => {
+  const ca = await sharedTestCa();
+  const client = await ca.issueClientCertificate({ topic: TOPIC, environment: 'sandbox' });
+  const before = await device('s1', 'switch');
+  const first = await push('switch');
+  await report(first, (x) => x.apnsSuccessCount === 1);
+  expect(requestsFor(before.deviceToken!)).toMatchObject([{ auth: 'token' }]);
+
+  const saved = await stack.api('/api/admin/namespace/save', {
+    auth: ADMIN,
+    body: { key: '/', apns_list: [{ name: 'default', token_key: '', apns_dev_cert: client.certPem, apns_dev_key: client.keyPem }] },
+  });
+  expect(saved.status).toBe(200);
+  const after = await device('s2', 'switch2');
+  const second = await push('switch2');
+  await report(second, (x) => x.apnsSuccessCount === 1);
+  expect(requestsFor(after.deviceToken!)).toMatchObject([{ auth: 'certificate', status: 200 }]);
+}, 30_000);

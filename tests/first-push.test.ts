@@ -13,7 +13,7 @@ const clients: Recorded[] = [];
 const api = (path: string, init?: { method?: string; auth?: string; body?: unknown }) => stack.api(path, init);
 
 beforeAll(async () => {
-  stack = await startStack({ connectors: 2 });
+  stack = await startStack({ connectors: 2, env: { HERALD_OFFLINE_DELAY_MS: '300' } });
   worker = await startService('worker', { env: stack.env });
 });
 
@@ -79,4 +79,35 @@ test('GET /health answers hello on logic and on each connector', async () => {
     expect(response.status).toBe(200);
     expect(await response.text()).toBe('hello');
   }
+});
+
+test('except leaves out one client; extra:"lost" is stored, reported and kept offline, but not published', async () => {
+  const [a, b] = clients as [Recorded, Recorded];
+  const auth = basic('/demo', 'pw');
+  const pushes = (c: Recorded) => c.events.filter((e) => e.event === 'push').map((e) => (e.args[0] as { id: number }).id);
+  const [aBefore, bBefore] = [pushes(a).length, pushes(b).length];
+
+  const toB = new Promise((resolve) => b.socket.once('push', resolve));
+  const excepted = await api('/api/auth/push', { auth, body: { room: 'r1', pushData: { n: 1 }, except: '/demo#a#web-u1' } });
+  expect(excepted).toEqual({ status: 200, body: { id: expect.any(Number), expectAckCount: 1 } });
+  expect(await toB).toMatchObject({ id: excepted.body['id'] });
+
+  const lost = await api('/api/auth/push', { auth, body: { room: 'r1', pushData: { n: 2 }, extra: 'lost', leaveMessage: true } });
+  expect(lost).toEqual({ status: 200, body: { id: expect.any(Number), expectAckCount: 2 } });
+  // A last push to everyone: what was published before it on the same path arrives before it.
+  const marked = Promise.all([a, b].map((c) => new Promise((resolve) => c.socket.once('push', resolve))));
+  const marker = await api('/api/auth/push', { auth, body: { room: 'r1', pushData: { n: 3 } } });
+  await marked;
+  expect(pushes(a).slice(aBefore)).toEqual([marker.body['id']]);
+  expect(pushes(b).slice(bBefore)).toEqual([excepted.body['id'], marker.body['id']]);
+
+  // The lost message is in the history with its report, and its offline step ran: the Android
+  // client b never got it live, so it waits in b's inbox (a web client has none by default).
+  const history = await api('/api/auth/report/push?size=3', { auth });
+  expect(history.body.map((r: { id: number }) => r.id)).toEqual([marker.body['id'], lost.body['id'], excepted.body['id']]);
+  const report = await until(async () => {
+    const r = await api(`/api/auth/report/push/${lost.body['id']}`, { auth });
+    return r.body['offline'] ? r.body : undefined;
+  }, 15_000);
+  expect(report).toMatchObject({ extra: 'lost', leaveMessage: true, onlineClientCount: 0, ackCount: 0, offline: 'inbox:1 apns:0' });
 });

@@ -141,10 +141,41 @@ test('iOS: one APNs delivery per device, none without a token, for a muted room,
   await mutedMember('ios4', 'ffff', ['ios-room']);
   // Names match exactly: muting `ios-room1` does not mute `ios-room` (the seed matched substrings).
   devices.push(await mutedMember('ios5', 'a1b2ios5', ['ios-room1', 'ios-roo']));
+  // Online with a token, it acks the live push within the delay: no APNs delivery for it.
+  const acker = await connectClient(port(), '/off', { uuid: 'ios6', platform: 'ios' });
+  await emitWithAck(acker.socket, 'joinRoom', 'ios-room');
+  await new Promise((r) => acker.socket.emit('info', { device_token: 'a1b2acker' }, r));
+  const got = new Promise<any>((r) => acker.socket.once('push', r));
   const id = await push('ios-room');
+  acker.socket.emit('ackPush', { id: (await got).id });
   expect(await offlineDone(id)).toBe('inbox:0 apns:3');
   const jobs = (await apnsQueue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.data.id === id);
   expect(jobs).toHaveLength(1);
   expect([...jobs[0]!.data.clientIds].sort()).toEqual(devices.sort());
   expect(JSON.stringify(jobs[0]!.data)).not.toContain('a1b2');
+  // No apnsName and no namespace "/" with a `default` configuration: said in the report.
+  const report = await until(async () => {
+    const r = await stack.api(`/api/auth/report/push/${id}`, { auth: AUTH });
+    return r.body.result !== '' ? r.body : undefined;
+  }, 10_000);
+  expect(report).toMatchObject({ result: 'no default apns', apnsCount: 0, apnsSuccessCount: 0, ackIOSCount: 1 });
+  acker.socket.close();
+});
+
+test('a namespace that lists web in inbox_platforms: its web clients get an inbox and the replay', async () => {
+  await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/webbox', auth_passwd: 'pw', inbox_platforms: ['android', 'web'] } });
+  const c = await connectClient(port(), '/webbox', { uuid: 'wb1', platform: 'web' });
+  await emitWithAck(c.socket, 'joinRoom', 'board');
+  const gone = new Promise((r) => c.socket.once('disconnect', r));
+  c.socket.close();
+  await gone;
+  await until(async () => ((await redis.hget(keys.client(c.ok.clientId), 'sid')) === null ? true : undefined));
+
+  const { body } = await stack.api('/api/auth/push', { auth: basic('/webbox', 'pw'), body: { room: 'board', pushData: { n: 1 }, leaveMessage: true } });
+  const summary = await until(async () => (await redis.hget(keys.message('/webbox', body.id), 'offline')) ?? undefined, 10_000);
+  expect(summary).toBe('inbox:1 apns:0');
+  const socket = io(`http://127.0.0.1:${port()}/webbox`, { query: { uuid: 'wb1', platform: 'web' }, transports: ['websocket'], forceNew: true, reconnection: false });
+  const offline = await new Promise<any[]>((resolve) => socket.once('offlineMessage', resolve));
+  expect(offline.map((m) => m.id)).toEqual([body.id]);
+  socket.close();
 });

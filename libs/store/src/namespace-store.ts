@@ -1,3 +1,4 @@
+import { isPlatform, type Platform } from '@herald/protocol';
 import { hashPassword } from './password';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
@@ -68,6 +69,11 @@ export interface NamespaceRecord {
   /** Address of the last caller that saved the namespace. */
   readonly clientIp: string | undefined;
   readonly updateDate: number;
+  /**
+   * Platforms whose clients get an inbox for offline delivery (`inbox_platforms`); undefined when
+   * not set, which means Android only (the worker's default).
+   */
+  readonly inboxPlatforms: readonly Platform[] | undefined;
 }
 
 /** What an admin may change; `undefined` keeps the stored value. */
@@ -81,6 +87,8 @@ export interface NamespaceChanges {
   readonly clientIp?: string;
   /** Merged into the stored list by name (see ApnsChange). */
   readonly apnsList?: readonly ApnsChange[];
+  /** Replaces the stored inbox platforms. */
+  readonly inboxPlatforms?: readonly Platform[];
 }
 
 /**
@@ -115,7 +123,13 @@ function parseApnsList(json: string | undefined): ApnsSettings[] {
 export type NamespaceSettings = Omit<NamespaceRecord, 'apnsList'>;
 
 /** Hash fields of everything but the APNs list. */
-const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date'] as const;
+const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms'] as const;
+
+/** The stored `inbox_platforms` (comma-separated): known platforms only, undefined when unset. */
+function parseInboxPlatforms(value: string | undefined): readonly Platform[] | undefined {
+  if (!value) return undefined;
+  return Object.freeze(value.split(',').filter(isPlatform));
+}
 
 function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
   return Object.freeze({
@@ -129,6 +143,7 @@ function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
     apnsList: Object.freeze(parseApnsList(h['apns_list'])),
     clientIp: h['client_ip'] || undefined,
     updateDate: Number(h['update_date'] ?? 0),
+    inboxPlatforms: parseInboxPlatforms(h['inbox_platforms']),
   });
 }
 
@@ -189,6 +204,7 @@ export class NamespaceStore {
     if (changes.disconnectCallback !== undefined) fields['disconnect_callback'] = changes.disconnectCallback;
     if (changes.callbackAuth !== undefined) fields['callback_auth'] = changes.callbackAuth;
     if (changes.clientIp !== undefined) fields['client_ip'] = changes.clientIp;
+    if (changes.inboxPlatforms !== undefined) fields['inbox_platforms'] = changes.inboxPlatforms.join(',');
     if (changes.password !== undefined) fields['auth_passwd_hash'] = await hashPassword(changes.password);
     // The settings hash is written before the registry entry, so a registered namespace always has
     // settings. They are separate keys (separate slots on a cluster), hence no MULTI across them.

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
 import { validatePushRequest } from '@herald/protocol';
 import { PLATFORMS } from '@herald/protocol';
-import { HISTORY_LENGTH, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
+import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 
 let server: TestRedis;
@@ -79,6 +79,60 @@ describe('report-apply', () => {
     );
     expect(applied).toBe(0);
     expect(await redis.dbsize()).toBe(0);
+  });
+});
+
+describe('ack detail', () => {
+  test('each platform list is capped at the limit, with truncated set only where members were left out', async () => {
+    const messages = new MessageStore(redis, keys, scripts);
+    const { id } = await messages.store('/demo', push('r1'));
+    const iosAcks = ['i1', 'i2', 'i3', 'i4', 'i5'];
+    const keysArgs: string[] = [];
+    const args: string[] = [];
+    for (const cid of iosAcks) {
+      keysArgs.push(keys.message('/demo', id), keys.acks('/demo', id, 'ios'));
+      args.push('a', cid, 'ios');
+    }
+    keysArgs.push(keys.message('/demo', id), keys.acks('/demo', id, 'android'));
+    args.push('a', 'a1', 'android');
+    expect(await scripts.reportApply(keysArgs, args)).toBe(6);
+
+    const capped = await messages.ackDetail('/demo', id, 3);
+    expect(capped.ios.truncated).toBe(true);
+    expect(capped.ios.ids).toHaveLength(3);
+    expect(new Set(capped.ios.ids).size).toBe(3);
+    for (const cid of capped.ios.ids) expect(iosAcks).toContain(cid);
+    expect(capped.android).toEqual({ ids: ['a1'], truncated: false });
+    expect(capped.web).toEqual({ ids: [], truncated: false });
+    // At the limit exactly, nothing is left out.
+    expect((await messages.ackDetail('/demo', id, 5)).ios).toEqual({ ids: iosAcks, truncated: false });
+  });
+});
+
+describe('inbox', () => {
+  test('keeps the newest 100 entries by default; an entry added twice is one entry', async () => {
+    const inbox = new InboxStore(redis, keys, scripts);
+    expect(INBOX_CAPACITY).toBe(100);
+    for (let id = 1; id <= INBOX_CAPACITY + 5; id++) await inbox.add('/demo#u#android-x', id, 60_000);
+    expect(await inbox.add('/demo#u#android-x', INBOX_CAPACITY + 5, 60_000)).toBe(0);
+    const ids = await redis.zrange(keys.clientInbox('/demo#u#android-x'), 0, -1);
+    expect(ids).toEqual(Array.from({ length: INBOX_CAPACITY }, (_, i) => String(i + 6)));
+  });
+
+  test('the inbox lives as long as its longest-lived message, and an expired message is skipped and removed', async () => {
+    const messages = new MessageStore(redis, keys, scripts);
+    const inbox = new InboxStore(redis, keys, scripts);
+    const cid = '/demo#u#android-y';
+    const long = await messages.store('/demo', push('r1', { expire: 2 }));
+    const short = await messages.store('/demo', push('r1'));
+    await inbox.add(cid, long.id, 7_200_000);
+    await inbox.add(cid, short.id, 3_600_000);
+    const ttl = await redis.pttl(keys.clientInbox(cid));
+    expect(ttl).toBeGreaterThan(7_100_000);
+    expect(ttl).toBeLessThanOrEqual(7_200_000);
+    await redis.del(keys.message('/demo', long.id)); // as if it had expired
+    expect((await inbox.pending(cid, '/demo')).map((m) => m.id)).toEqual([short.id]);
+    expect(await redis.zrange(keys.clientInbox(cid), 0, -1)).toEqual([String(short.id)]);
   });
 });
 

@@ -307,6 +307,34 @@ describe('POST /api/auth/namespace/save', () => {
   });
 });
 
+describe('inbox_platforms in namespace saves', () => {
+  test('sets which platforms get an inbox; shown when set; another save without it keeps it', async () => {
+    expect((await save({ key: '/inbox', auth_passwd: 'pw' })).status).toBe(200);
+    const own = basic('/inbox', 'pw');
+    expect((await call('GET', '/api/auth/namespace', own)).body).not.toHaveProperty('inbox_platforms');
+    expect((await save({ key: '/inbox', inbox_platforms: ['android', 'web'] })).status).toBe(200);
+    expect(await redis.hget(keys.namespace('/inbox'), 'inbox_platforms')).toBe('android,web');
+    expect((await call('GET', '/api/auth/namespace', own)).body).toMatchObject({ inbox_platforms: ['android', 'web'] });
+    expect((await call('POST', '/api/auth/namespace/save', own, { name: 'Inbox' })).status).toBe(200);
+    expect((await new NamespaceStore(redis, keys).get('/inbox'))!.inboxPlatforms).toEqual(['android', 'web']);
+    expect((await call('POST', '/api/auth/namespace/save', own, { inbox_platforms: ['ios'] })).status).toBe(200);
+    expect((await call('GET', '/api/auth/namespace', own)).body).toMatchObject({ inbox_platforms: ['ios'] });
+  });
+
+  test.each([
+    [{ inbox_platforms: ['tv'] }, 'request body invalid: /inbox_platforms/0 must be equal to one of the allowed values'],
+    [{ inbox_platforms: [] }, 'request body invalid: /inbox_platforms must NOT have fewer than 1 items'],
+    [{ inbox_platforms: ['web', 'web'] }, 'request body invalid: /inbox_platforms must NOT have duplicate items (items ## 1 and 0 are identical)'],
+    [{ inbox_platforms: 'web' }, 'request body invalid: /inbox_platforms must be array'],
+  ])('%j → BODY_INVALID, and nothing changes', async (payload, msg) => {
+    const before = await snapshot();
+    const response = await save({ key: '/inbox', ...payload });
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ code: 'BODY_INVALID', msg });
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
 describe('GET /api/admin/namespace/list', () => {
   const names = ['/list-a', '/list-b', '/list-c', '/list-d', '/list-e'];
 

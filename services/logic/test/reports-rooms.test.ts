@@ -3,6 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from './support/test-app';
 import { AUTH_FAILURE_LIMIT } from '../src/plugins/auth';
+import { buildApp } from '../src/app';
+import { loadConfig } from '@herald/config';
+import { createLogger } from '@herald/log';
 
 let testApp: TestApp;
 let app: FastifyInstance;
@@ -178,4 +181,19 @@ test('failed authentications are rate-limited per address, not for other address
   expect(limited.json()).toEqual({ code: 'TOO_MANY_ATTEMPTS', msg: 'too many failed attempts, retry later' });
   expect((await attempt('10.9.9.8', basic('/demo', 'pw'))).statusCode).toBe(200);
   expect(await redis.ttl(keys.authFailures('10.9.9.9'))).toBeGreaterThan(0);
+});
+
+test('the failure count is shared: another logic app on the same Redis refuses that address too', async () => {
+  const config = loadConfig('logic', { HERALD_REDIS_URL: testApp.server.url, HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD, HERALD_LOG_LEVEL: 'silent' });
+  const second = buildApp(config, createLogger('logic', 'silent'));
+  await second.ready();
+  try {
+    const attempt = (target: FastifyInstance, remoteAddress: string, auth: string) =>
+      target.inject({ method: 'POST', url: '/api/auth/login', headers: { authorization: auth }, remoteAddress });
+    for (let i = 0; i < AUTH_FAILURE_LIMIT; i++) expect((await attempt(app, '10.7.7.7', basic('/demo', 'wrong'))).statusCode).toBe(401);
+    expect((await attempt(second, '10.7.7.7', basic('/demo', 'pw'))).statusCode).toBe(429);
+    expect((await attempt(second, '10.7.7.6', basic('/demo', 'pw'))).statusCode).toBe(200);
+  } finally {
+    await second.close();
+  }
 });

@@ -1,3 +1,4 @@
+import { Keys } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -167,6 +168,20 @@ describe('push and report', () => {
     const response = await app.inject({ url: `/api/auth/report/push/${id}`, headers: { authorization: auth } });
     expect(response.statusCode).toBe(400);
     expect(response.json()).toEqual({ code: 'ID_NOT_EXISTS', msg: 'this id not exists' });
+  });
+
+  test('an expired message: its report is "this id not exists" and the history skips it', async () => {
+    const pushed = await app.inject({ method: 'POST', url: '/api/auth/push', headers: { authorization: auth }, payload: { room: 'gone', pushData: {} } });
+    const { id } = pushed.json();
+    const key = new Keys('h:').message('/demo', id);
+    expect(await redis.exists(key)).toBe(1);
+    await redis.pexpire(key, 1); // Redis expires it, as it would after `expire` hours
+    while ((await redis.exists(key)) === 1) await new Promise((resolve) => setImmediate(resolve));
+    const report = await app.inject({ url: `/api/auth/report/push/${id}`, headers: { authorization: auth } });
+    expect(report.statusCode).toBe(400);
+    expect(report.json()).toEqual({ code: 'ID_NOT_EXISTS', msg: 'this id not exists' });
+    const history = await app.inject({ url: '/api/auth/report/push?size=500', headers: { authorization: auth } });
+    expect(history.json().map((r: { id: number }) => r.id)).not.toContain(id);
   });
 
   test('unknown query parameters are refused', async () => {

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, RoomName, compileValidator, isValidName } from '@herald/protocol';
+import { Errors, HeraldError, PLATFORMS, RoomName, compileValidator, isValidName, type Platform } from '@herald/protocol';
 import {
   APNS_LIST_MAX_BYTES,
   APNS_LIST_MAX_ITEMS,
@@ -48,6 +48,9 @@ const NamespaceSaveBody = Type.Object(
     callback_auth: Type.Optional(Type.String({ maxLength: 1024 })),
     offline: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
     apns_list: Type.Optional(Type.Array(ApnsItem, { maxItems: APNS_LIST_MAX_ITEMS })),
+    inbox_platforms: Type.Optional(
+      Type.Array(Type.Unsafe<Platform>({ type: 'string', enum: [...PLATFORMS] }), { minItems: 1, maxItems: PLATFORMS.length, uniqueItems: true }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -88,6 +91,7 @@ export async function saveNamespace(namespaces: NamespaceStore, body: unknown, c
       ...(body.callback_auth !== undefined && { callbackAuth: body.callback_auth }),
       ...(body.offline !== undefined && { offline: body.offline === 'on' }),
       ...(body.apns_list !== undefined && { apnsList: body.apns_list }),
+      ...(body.inbox_platforms !== undefined && { inboxPlatforms: body.inbox_platforms }),
       clientIp,
     });
   } catch (error) {
@@ -113,6 +117,8 @@ export interface PublicNamespace {
   /** `true` when the callbacks' authorization is set. */
   callback_auth?: true;
   apns_list: PublicApnsSettings[];
+  /** Present when set: the platforms whose clients get an inbox (unset: Android only). */
+  inbox_platforms?: Platform[];
   update_date: number;
   client_ip: string;
 }
@@ -143,6 +149,7 @@ export function publicNamespace(record: NamespaceRecord): PublicNamespace {
     ...(record.passwordHash !== undefined && { auth_passwd: true as const }),
     ...(record.callbackAuth !== undefined && { callback_auth: true as const }),
     apns_list: record.apnsList.map(publicApns),
+    ...(record.inboxPlatforms !== undefined && { inbox_platforms: [...record.inboxPlatforms] }),
     update_date: record.updateDate,
     client_ip: record.clientIp ?? '',
   };
