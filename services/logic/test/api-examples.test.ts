@@ -8,9 +8,14 @@
  *
  *   <status>
  *   <JSON or text body>                 (optional; "<number>" / "<string>" match any of that type)
+ *
+ * and an ```api-setup block `client <nsp> <userid> <platform> <uuid> <room>…` creates, between two
+ * examples, the records a connector writes when such a client connects and joins those rooms.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PLATFORMS, type Platform } from '@herald/protocol';
+import { ClientStore, Keys, RoomStore, Scripts } from '@herald/store';
 import { startTestApp, type TestApp } from './support/test-app';
 
 interface Example {
@@ -48,7 +53,47 @@ function parse(block: string): Example {
   };
 }
 
-const EXAMPLES = [...DOC.matchAll(/```api\n([\s\S]*?)```/g)].map((m) => parse(m[1]!));
+interface Setup {
+  readonly namespace: string;
+  readonly userid: string;
+  readonly platform: Platform;
+  readonly uuid: string;
+  readonly rooms: readonly string[];
+  readonly source: string;
+}
+
+function parseSetup(block: string): Setup {
+  const [kind, namespace, userid, platform, uuid, ...rooms] = block.trim().split(/\s+/);
+  if (kind !== 'client' || !namespace || !userid || !uuid || !(PLATFORMS as readonly string[]).includes(platform ?? '')) {
+    throw new Error(`docs/api.md: unreadable api-setup block: ${block}`);
+  }
+  return { namespace, userid, platform: platform as Platform, uuid, rooms, source: block.trim() };
+}
+
+type Step = { readonly example: Example } | { readonly setup: Setup };
+
+/** Every example and setup block of the document, in document order. */
+const STEPS: Step[] = [...DOC.matchAll(/```(api|api-setup)\n([\s\S]*?)```/g)].map((m) =>
+  m[1] === 'api' ? { example: parse(m[2]!) } : { setup: parseSetup(m[2]!) },
+);
+const EXAMPLES = STEPS.flatMap((s) => ('example' in s ? [s.example] : []));
+
+/** What a connector writes when the client connects and joins its rooms (connector.ts). */
+async function runSetup(test: TestApp, setup: Setup): Promise<void> {
+  const keys = new Keys('h:');
+  const scripts = new Scripts(test.redis);
+  const clientId = `${setup.namespace}#${setup.userid}#${setup.platform}-${setup.uuid}`;
+  await new ClientStore(test.redis, keys, scripts).connected(clientId, {
+    namespace: setup.namespace,
+    userid: setup.userid,
+    uuid: setup.uuid,
+    platform: setup.platform,
+    sid: 'docs-example',
+    connector: 'docs-example',
+  });
+  const rooms = new RoomStore(test.redis, keys, scripts);
+  for (const room of setup.rooms) await rooms.join(setup.namespace, room, { clientId, userid: setup.userid, platform: setup.platform });
+}
 
 /** Replaces "<number>" / "<string>" placeholders of the expected value by matchers. */
 function expected(value: unknown): unknown {
@@ -100,7 +145,11 @@ test('docs/api.md has an example for every route the app serves', () => {
   expect(missing).toEqual([]);
 });
 
-test.each(EXAMPLES.map((e) => [`${e.method} ${e.path} → ${e.status}`, e] as const))('%s', async (_name, example) => {
+const STEP_NAMES = STEPS.map((s) => ('example' in s ? `${s.example.method} ${s.example.path} → ${s.example.status}` : `setup: ${s.setup.source}`));
+
+test.each(STEPS.map((step, i) => [STEP_NAMES[i]!, step] as const))('%s', async (_name, step) => {
+  if ('setup' in step) return runSetup(testApp, step.setup);
+  const example = step.example;
   const response = await testApp.app.inject({
     method: example.method as 'GET' | 'POST' | 'OPTIONS',
     url: example.path,
