@@ -12,4 +12,9 @@ module.exports = {
   testTimeout: 30000,
   // Two cores: integration tests run real processes, one file per core.
   maxWorkers: 2,
+  // Every test file gets a fresh worker process (a worker is recycled once it holds more than this
+  // after a file, which is always): state that one file leaves in its process — native HTTP/2 and
+  // TLS sessions of the APNs mock, timers, module singletons — cannot reach the next file. See
+  // docs/status.md for the native abort this guards against.
+  workerIdleMemoryLimit: '1MB',
 };
