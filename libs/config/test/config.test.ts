@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseRedisTarget, renderConfigDoc } from '../src';
+import { ConfigError, VARIABLES, loadConfig, parseRedisTarget, renderConfigDoc } from '../src';
 
 const ADMIN = { HERALD_ADMIN_PASSWORD: 'long-enough' };
 
@@ -29,7 +29,8 @@ describe('loadConfig', () => {
       allowEio3: true,
       maxPayloadBytes: 65536,
       logLevel: 'info',
-      redis: { kind: 'single', url: 'redis://127.0.0.1:6379' },
+      // The table's default (a local server); tests never connect to it, they start their own.
+      redis: VARIABLES.redis.default,
     });
     const logic = loadConfig('logic', ADMIN);
     expect(logic).toMatchObject({ logicPort: 10002, adminName: 'admin', offlineDelayMs: 5000, legacyClientHours: 240, trustedProxies: ['127.0.0.1', '::1'] });
