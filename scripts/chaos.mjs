@@ -4,18 +4,15 @@
 // each scenario keeps hurting processes.
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureInstalled, run, signalRunning, tsc } from './ensure-install.mjs';
-import { ensureRedisServer } from './redis-server.mjs';
+import { run, signalRunning } from './ensure-install.mjs';
+import { prepareTests } from './test-setup.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line) => console.log(`[herald] ${line}`);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => signalRunning(signal));
 
 try {
-  await ensureInstalled(root, say);
-  await tsc(root, ['-b']);
-  await tsc(root, ['-p', 'tsconfig.test.json']);
-  const env = { ...process.env, HERALD_REDIS_SERVER: await ensureRedisServer({ log: say }) };
+  const env = await prepareTests(root, say);
   process.exitCode = await run(
     process.execPath,
     [

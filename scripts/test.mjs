@@ -5,9 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureInstalled, run, signalRunning, tsc } from './ensure-install.mjs';
+import { run, signalRunning } from './ensure-install.mjs';
 import { ensureNginx } from './nginx.mjs';
-import { ensureRedisServer } from './redis-server.mjs';
+import { prepareTests } from './test-setup.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const say = (line) => console.log(`[herald] ${line}`);
@@ -17,17 +17,7 @@ const say = (line) => console.log(`[herald] ${line}`);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => signalRunning(signal));
 
 try {
-  await ensureInstalled(root, say);
-  await tsc(root, ['-b']);
-  if (existsSync(join(root, 'tsconfig.test.json'))) {
-    await tsc(root, ['-p', 'tsconfig.test.json']);
-  } else {
-    say('tsconfig.test.json is missing: tests are not type-checked');
-  }
-  // Every test starts its own redis-server on a free port (a test must never share or touch an
-  // operator's Redis, and fault tests kill and restart theirs), so the binary is needed even when
-  // HERALD_REDIS_URL is set; that variable only steers `npm start`.
-  const env = { ...process.env, HERALD_REDIS_SERVER: await ensureRedisServer({ log: say }) };
+  const env = await prepareTests(root, say);
   // tests/deploy-nginx.test.ts runs a real nginx. Without one (and no way to install it) only that
   // test fails, with this reason; the rest of the suite still runs.
   try {
