@@ -13,7 +13,9 @@ import {
   checkClusterVersion,
   closeRedis,
   createRedis,
+  type ConnectionOptions,
   type NamespaceSettings,
+  type RedisClient,
 } from '@herald/store';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthFailures, NamespaceAuth, authenticateAdmin } from './plugins/auth';
@@ -42,18 +44,22 @@ export const BODY_LIMIT = 256 * 1024;
  */
 export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
-  // The request path pipelines automatically: a push is five round trips, and thousands of pushes
-  // a second would otherwise be thousands of write syscalls per round (docs/benchmarks.md, profile
-  // of S3). BullMQ keeps a plain connection of its own, as its docs assume.
-  const redis = createRedis(config.redis, { name: 'herald-logic', autoPipelining: true });
-  redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
-  const queueRedis = createRedis(config.redis, { name: 'herald-logic-queue' });
-  queueRedis.on('error', (err: Error) => logger.warn({ err: err.message, connection: 'queue' }, 'redis connection error'));
-  const offline = new OfflineQueue(queueRedis, keys.queuePrefix());
-  // Every authenticated request reads its namespace's settings: from memory, kept coherent by
-  // the namespace channel (CachedNamespaceStore), which needs a subscriber connection of its own.
-  const namespaceWatch = createRedis(config.redis, { name: 'herald-logic-watch', maxRetriesPerRequest: null });
-  namespaceWatch.on('error', (err: Error) => logger.warn({ err: err.message, connection: 'watch' }, 'redis connection error'));
+  const connections: RedisClient[] = [];
+  /** `name` shows in Redis' CLIENT LIST. */
+  const connect = (name: string, options: Omit<ConnectionOptions, 'name'> = {}): RedisClient => {
+    const client = createRedis(config.redis, { name, ...options });
+    client.on('error', (err: Error) => logger.warn({ err: err.message, connection: name }, 'redis connection error'));
+    connections.push(client);
+    return client;
+  };
+  // The request path pipelines automatically: a push is several round trips, and thousands of
+  // pushes a second would otherwise be one write syscall per command (docs/benchmarks.md, profile
+  // of S3). BullMQ keeps a plain connection of its own, as its docs assume. Every authenticated
+  // request reads its namespace's settings from memory (CachedNamespaceStore), kept coherent by the
+  // namespace channel, which needs a subscriber connection of its own.
+  const redis = connect('herald-logic', { autoPipelining: true });
+  const offline = new OfflineQueue(connect('herald-logic-queue'), keys.queuePrefix());
+  const namespaceWatch = connect('herald-logic-watch', { maxRetriesPerRequest: null });
   const namespaces = new CachedNamespaceStore(redis, keys, namespaceWatch);
   const scripts = new Scripts(redis);
   const messages = new MessageStore(redis, keys, scripts);
@@ -122,17 +128,14 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
   // connection that is still connecting lingers in ioredis.
   app.addHook('onReady', async () => {
-    await redis.ping();
-    await queueRedis.ping();
+    await Promise.all(connections.map((client) => client.ping()));
     await checkClusterVersion(redis);
     await namespaces.start();
     await offline.bull.waitUntilReady();
   });
   app.addHook('onClose', async () => {
     await offline.close();
-    await closeRedis(queueRedis);
-    await closeRedis(namespaceWatch);
-    await closeRedis(redis);
+    await Promise.all(connections.map((client) => closeRedis(client)));
   });
   return app;
 }
