@@ -1,3 +1,4 @@
+import type { RedisTarget } from '@herald/config';
 import type { Platform } from '@herald/protocol';
 
 export interface KeysOptions {
@@ -26,6 +27,11 @@ export class Keys {
     options: KeysOptions = {},
   ) {
     this.cluster = options.cluster ?? false;
+  }
+
+  /** The key schema of a service's configuration: its prefix, and a cluster target or not. */
+  static of(config: { readonly redisPrefix: string; readonly redis: RedisTarget }): Keys {
+    return new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
   }
 
   // ---- namespaces (not tagged: single-key operations only)

@@ -70,7 +70,7 @@ export interface Connector extends Service {
  */
 export function buildConnector(config: ConnectorConfig, logger: Logger): Connector {
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
+  const keys = Keys.of(config);
   const connections: [RedisClient, string][] = [];
   const connect = (purpose: string, maxRetriesPerRequest?: number | null, shardedSubscribers?: boolean): RedisClient => {
     const client = createRedis(config.redis, {

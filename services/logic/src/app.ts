@@ -43,7 +43,7 @@ export const BODY_LIMIT = 256 * 1024;
  * `close()` on the returned app also closes Redis and the queue.
  */
 export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
-  const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
+  const keys = Keys.of(config);
   const connections: RedisClient[] = [];
   /** `name` shows in Redis' CLIENT LIST. */
   const connect = (name: string, options: Omit<ConnectionOptions, 'name'> = {}): RedisClient => {

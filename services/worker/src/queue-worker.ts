@@ -36,7 +36,7 @@ export function createQueueWorker<D, R>(
   connection.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
   const worker = new Worker<D, R>(queue, processor, {
     connection,
-    prefix: new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' }).queuePrefix(),
+    prefix: Keys.of(config).queuePrefix(),
     concurrency: options.concurrency,
     // A job whose worker died (SIGKILL, host lost) is taken over once its lock lapses.
     lockDuration: config.jobLockMs,

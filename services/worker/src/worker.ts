@@ -34,7 +34,7 @@ export function buildWorker(
   // connection serves the processors' own reads and writes; each BullMQ worker has its own.
   const redis = createRedis(config.redis, { name: 'herald-worker', maxRetriesPerRequest: null });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
-  const keys = new Keys(config.redisPrefix, { cluster: config.redis.kind === 'cluster' });
+  const keys = Keys.of(config);
 
   const webhookOptions = { ...WEBHOOK_DEFAULTS, ...options.webhooks };
   const webhooks = new WebhookProcessor({
