@@ -51,6 +51,10 @@ describe('POST /api/auth/push/batch', () => {
     const invalid = { status: 400, body: { code: 'PUSH_BATCH_INVALID', msg: 'push batch must be a JSON array of 1 to HERALD_PUSH_BATCH_MAX pushes' } };
     const push = { room: 'r1', pushData: {} };
     expect(await call('/api/auth/push/batch', push)).toEqual(invalid);
+    for (const scalar of ['"text"', '5', 'null', 'true']) {
+      const response = await testApp.app.inject({ method: 'POST', url: '/api/auth/push/batch', headers: { authorization: DEMO, 'content-type': 'application/json' }, payload: scalar });
+      expect({ scalar, status: response.statusCode, body: response.json() }).toEqual({ scalar, ...invalid });
+    }
     expect(await call('/api/auth/push/batch', [])).toEqual(invalid);
     expect(await call('/api/auth/push/batch', [push, push, push, push])).toEqual(invalid);
     expect(await seq()).toBe(before);

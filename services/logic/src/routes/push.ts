@@ -1,5 +1,4 @@
-import { HeraldError, validatePushRequest, type PushRequest } from '@herald/protocol';
-import { Errors } from '@herald/protocol';
+import { Errors, HeraldError, validatePushRequest, type PushRequest } from '@herald/protocol';
 import { Type } from '@sinclair/typebox';
 import type { AuthRouteContext } from './context';
 import { idempotencyOf } from './idempotency';
@@ -33,6 +32,11 @@ export function pushRoutes({ app, push, failures, pushLimits }: AuthRouteContext
       },
       // The schema's refusal is answered with the catalogue entry below, not fastify's text.
       attachValidation: true,
+      // Fastify's Ajv coerces a scalar to a one-element array (`coerceTypes: 'array'`): a body
+      // that is not an array is refused before that can happen.
+      preValidation: async (request) => {
+        if (!Array.isArray(request.body)) throw new HeraldError(Errors.PUSH_BATCH_INVALID);
+      },
     },
     async (request) => {
       if (request.validationError) throw new HeraldError(Errors.PUSH_BATCH_INVALID);
