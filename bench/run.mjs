@@ -22,6 +22,7 @@ const SCENARIOS = {
   s1: './scenarios/s1-idle.mjs',
   s2: './scenarios/s2-room-fanout.mjs',
   s3: './scenarios/s3-user-push.mjs',
+  s3b: './scenarios/s3b-batch-push.mjs',
   s4: './scenarios/s4-apns-drain.mjs',
   s5: './scenarios/s5-reconnect-storm.mjs',
   s6: './scenarios/s6-ack-path.mjs',

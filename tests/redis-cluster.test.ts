@@ -183,6 +183,43 @@ test('clients on different connectors join a room, see each other join, get a RE
   b.socket.close();
 });
 
+test('a batch push to rooms on different masters reaches both connectors in request order; its Idempotency-Key replay pushes nothing again', async () => {
+  // The batch's audiences are counted on two masters before the script (another slot than the
+  // messages), and its packets SPUBLISHed after it.
+  const rooms = onDistinctMasters('batch', 2, (room) => keys.roomOnline('/cl', room));
+  const a = await connectClient(connector(0), '/cl', { uuid: 'ba', platform: 'web' });
+  const b = await connectClient(connector(1), '/cl', { uuid: 'bb', platform: 'web' });
+  await Promise.all([emitWithAck(a.socket, 'joinRoom', rooms[0]!), emitWithAck(b.socket, 'joinRoom', rooms[0]!), emitWithAck(b.socket, 'joinRoom', rooms[1]!)]);
+  const batch = [
+    { room: rooms[0], pushData: { n: 1 }, except: a.ok.clientId },
+    { room: rooms[1], pushData: { n: 2 } },
+    { room: rooms[0] },
+  ];
+  const send = () => stack.api('/api/auth/push/batch', { auth: AUTH, body: batch, headers: { 'idempotency-key': 'cluster-batch' } });
+  const toB = new Promise<any[]>((resolve) => {
+    const got: any[] = [];
+    b.socket.on('push', (message: any) => (got.push(message), got.length === 2 && resolve(got)));
+  });
+  const first = await send();
+  expect(first.status).toBe(200);
+  const [one, two, bad] = first.body;
+  expect([one, two]).toEqual([
+    { id: expect.any(Number), expectAckCount: 1 },
+    { id: one.id + 1, expectAckCount: 1 },
+  ]);
+  expect(bad).toEqual({ code: 'PUSH_DATA_INVALID', msg: 'pushData can not be empty and must be an Object' });
+  expect((await toB).map((m) => [m.id, m.room])).toEqual([[one.id, rooms[0]], [two.id, rooms[1]]]);
+  expect(await send()).toEqual(first);
+  // Nothing new was stored, nor published to b (its next push is a fresh one).
+  const next = new Promise<any>((resolve) => b.socket.once('push', resolve));
+  const after = await push(rooms[1]!);
+  expect(after.id).toBe(two.id + 1);
+  expect((await next).id).toBe(after.id);
+  expect(a.events.filter((e) => e.event === 'push')).toEqual([]);
+  a.socket.close();
+  b.socket.close();
+});
+
 test('transfer and room-wide settings reach members on both connectors and on different masters', async () => {
   // Two clients, and two rooms, whose keys live on different masters: what is done for every member
   // or room (pipelines) has to reach several nodes.
@@ -328,7 +365,7 @@ test('every Lua script ran on the cluster, and no master refused a command for i
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = readScripts();
   expect(scripts.map((s) => s.command).sort()).toEqual(
-    ['clientDisconnect', 'clientTokenDrop', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushStore', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline'],
+    ['clientDisconnect', 'clientTokenDrop', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline'],
   );
   const masters = redis.nodes('master');
   // A script is in a node's cache once ioredis EVAL'd it there (after EVALSHA's NOSCRIPT).

@@ -8,6 +8,10 @@
  * undici Pools (one per target origin, `connections` sockets each, optional pipelining) so that
  * requests never wait on each other in the client beyond what the pool size imposes. With K
  * drivers, driver k sends the n with n % K === k: one shared timeline.
+ *
+ * With `batch` > 0 (Herald only), pushes go through `<path>/batch` in arrays of `batch` pushes: a
+ * push waits for its batch to fill (counted in its latency, from its intended time) and each push of
+ * the answer is counted on its own.
  */
 import { Pool } from 'undici';
 import { nowUs } from '../lib/clock.mjs';
@@ -70,9 +74,46 @@ serve(
           statuses[key] = (statuses[key] ?? 0) + 1;
           if (examples.length < 5) examples.push({ n, key, detail: String(detail).slice(0, 200) });
         };
-        const fire = (n, intended) => {
+        const pushOf = (n, intended) => {
           const room = cfg.mode === 'room' ? cfg.room : `user_${cfg.uuidPrefix}${n % cfg.clientsTotal}`;
-          const body = JSON.stringify({ room, pushData: { n, t: intended, ...(pad ? { p: pad } : {}) } });
+          return { room, pushData: { n, t: intended, ...(pad ? { p: pad } : {}) } };
+        };
+        const accepted = (n, answer) => {
+          ok++;
+          if (cfg.expectAckCount !== undefined && answer.expectAckCount !== cfg.expectAckCount) {
+            mismatches++;
+            if (examples.length < 5) examples.push({ n, key: 'expectAckCount', detail: JSON.stringify(answer) });
+          }
+        };
+        let waiting = [];
+        const sendBatch = (items) => {
+          sent += items.length;
+          pools[items[0].n % pools.length]
+            .request({ method: 'POST', path: `${cfg.path}/batch`, headers, body: JSON.stringify(items.map((i) => pushOf(i.n, i.intended))) })
+            .then(async ({ statusCode, body: responseBody }) => {
+              const text = await responseBody.text();
+              const at = nowUs();
+              lastAnswerAt = Math.max(lastAnswerAt, at);
+              for (const item of items) rest.recordValue(Math.max(1, at - item.intended));
+              if (statusCode !== 200) return items.forEach((item) => fail(item.n, String(statusCode), text));
+              JSON.parse(text).forEach((answer, i) => (answer.id !== undefined ? accepted(items[i].n, answer) : fail(items[i].n, answer.code, answer.msg)));
+            })
+            .catch((error) => items.forEach((item) => fail(item.n, error.code ?? error.name ?? 'error', error.message)))
+            .finally(() => {
+              answered += items.length;
+              maybeDone();
+            });
+        };
+        const fire = (n, intended) => {
+          if (cfg.batch > 0) {
+            waiting.push({ n, intended });
+            if (waiting.length >= cfg.batch || next === mine.length - 1) {
+              sendBatch(waiting);
+              waiting = [];
+            }
+            return;
+          }
+          const body = JSON.stringify(pushOf(n, intended));
           sent++;
           pools[n % pools.length]
             .request({ method: 'POST', path: cfg.path, headers, body })
@@ -82,11 +123,7 @@ serve(
               rest.recordValue(Math.max(1, at - intended));
               lastAnswerAt = Math.max(lastAnswerAt, at);
               if (statusCode !== 200) return fail(n, String(statusCode), text);
-              ok++;
-              if (cfg.expectAckCount !== undefined && JSON.parse(text).expectAckCount !== cfg.expectAckCount) {
-                mismatches++;
-                if (examples.length < 5) examples.push({ n, key: 'expectAckCount', detail: text });
-              }
+              accepted(n, JSON.parse(text));
             })
             .catch((error) => fail(n, error.code ?? error.name ?? 'error', error.message))
             .finally(() => {

@@ -82,7 +82,8 @@ export async function startClients(system, { clients, generators, mode, rooms = 
 }
 
 /** `drivers` HTTP push driver processes sharing one absolute timeline. */
-export async function startDrivers(system, { drivers = 1, mode, room, clientsTotal, expectAckCount, connections = 32, pipelining = 1, padBytes = 0, uuidPrefix = 'c' }) {
+export async function startDrivers(system, { drivers = 1, mode, room, clientsTotal, expectAckCount, connections = 32, pipelining = 1, padBytes = 0, uuidPrefix = 'c', batch = 0 }) {
+  if (batch > 0 && system.key !== 'herald') throw new Error(`${system.name} has no batch push route`);
   const procs = await Promise.all(Array.from({ length: drivers }, (_, d) => forkChild(`driver${d}`, join(GENERATORS, 'http-driver.mjs'))));
   await Promise.all(
     procs.map((p, d) =>
@@ -97,6 +98,7 @@ export async function startDrivers(system, { drivers = 1, mode, room, clientsTot
         room,
         clientsTotal,
         uuidPrefix,
+        batch,
         // Only Herald answers expectAckCount: the number of clients online in the room.
         expectAckCount: system.key === 'herald' ? expectAckCount : undefined,
         driverIndex: d,

@@ -2,6 +2,7 @@
  * S3 — REST push → single users: `clients` clients, each alone in its user room, pushes spread
  * round-robin over them. Measures REST and push→receive latency at a fixed rate (5 000/s), then
  * the highest rate sustained with zero loss (rising). Goals: ≥ 10 000 pushes/s; ≥ 0.5 × B-sio.
+ * `--batch N` sends Herald's pushes N at a time through `POST /api/auth/push/batch` (S3b compares).
  */
 import { runRedisBenchmark } from '../baselines/b-redis.mjs';
 import { sleep } from '../lib/clock.mjs';
@@ -15,8 +16,8 @@ export const systems = ['herald', 'b-sio', 'b-ws'];
 
 export function params(quick) {
   return quick
-    ? { clients: 200, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 16, padBytes: 64, fixedRate: 500, fixedMs: 2000, start: 250, factor: 2, max: 2000, stepMs: 1500, drainTimeoutMs: 2000, p99LimitMs: 500, finalDrainMs: 5000, redisRequests: 20_000 }
-    : { clients: 5000, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 64, padBytes: 64, fixedRate: 5000, fixedMs: 10_000, start: 1000, factor: 1.25, max: 40_000, stepMs: 5000, drainTimeoutMs: 3000, p99LimitMs: 500, finalDrainMs: 30_000, redisRequests: 500_000 };
+    ? { clients: 200, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 16, padBytes: 64, fixedRate: 500, fixedMs: 2000, start: 250, factor: 2, max: 2000, stepMs: 1500, drainTimeoutMs: 2000, p99LimitMs: 500, finalDrainMs: 5000, redisRequests: 20_000, batch: 0 }
+    : { clients: 5000, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 64, padBytes: 64, fixedRate: 5000, fixedMs: 10_000, start: 1000, factor: 1.25, max: 40_000, stepMs: 5000, drainTimeoutMs: 3000, p99LimitMs: 500, finalDrainMs: 30_000, redisRequests: 500_000, batch: 0 };
 }
 
 export const fdNeeds = (p) => Math.ceil(p.clients / Math.min(p.connectors, p.generators)) + 200;
@@ -27,7 +28,7 @@ export async function setup(key, p, ctx, { ack = false, sampleAckEvery = 0 } = {
   const stopSystem = ctx.track(() => system.stop());
   const clients = await startClients(system, { clients: p.clients, generators: p.generators, mode: 'users', ack, sampleAckEvery, uuidPrefix: 'u', connectConcurrency: 200 });
   const stopClients = ctx.track(() => clients.stop());
-  const drivers = await startDrivers(system, { drivers: p.drivers, mode: 'users', clientsTotal: p.clients, expectAckCount: 1, connections: p.connections, padBytes: p.padBytes, uuidPrefix: 'u' });
+  const drivers = await startDrivers(system, { drivers: p.drivers, mode: 'users', clientsTotal: p.clients, expectAckCount: 1, connections: p.connections, padBytes: p.padBytes, uuidPrefix: 'u', batch: p.batch });
   const stopDrivers = ctx.track(() => drivers.stop());
   const teardown = async () => {
     await ctx.release(stopDrivers);
@@ -45,7 +46,8 @@ export async function setup(key, p, ctx, { ack = false, sampleAckEvery = 0 } = {
   return { system, clients, drivers, procs: [...system.procs, ...clients.procs, ...drivers.procs], teardown };
 }
 
-async function measure(key, p, ctx) {
+/** One system through S3's phases (fixed rate, then rising); `p.batch` > 0 pushes through the batch route. */
+export async function measure(key, p, ctx) {
   const { system, clients, drivers, procs, teardown } = await setup(key, p, ctx);
   try {
     const failed = [];
@@ -68,7 +70,7 @@ async function measure(key, p, ctx) {
     rising.steps.forEach(keep);
     await drain(clients, ok, p.finalDrainMs);
     const correctness = await clients.finish({ total: n, failed });
-    const redis = key === 'herald' ? await runRedisBenchmark({ port: system.redis.port, requests: p.redisRequests, payloadBytes: 200, subscribers: p.connectors }) : undefined;
+    const redis = key === 'herald' && p.redisRequests > 0 ? await runRedisBenchmark({ port: system.redis.port, requests: p.redisRequests, payloadBytes: 200, subscribers: p.connectors }) : undefined;
     return { name: system.name, fixed, rising, correctness, pushes: n, accepted: ok, failedPushes: failed.length, redis };
   } finally {
     await teardown();

@@ -13,7 +13,7 @@ export interface Stack<R extends TestRedis | TestRedisCluster = TestRedis> {
   readonly logic: ServiceProcess;
   readonly connectors: ServiceProcess[];
   readonly env: Record<string, string>;
-  api(path: string, init?: { method?: string; auth?: string; body?: unknown }): Promise<{ status: number; body: any }>;
+  api(path: string, init?: { method?: string; auth?: string; body?: unknown; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
   startConnector(extra?: Record<string, string>): Promise<ServiceProcess>;
   stop(): Promise<(number | null)[]>;
 }
@@ -60,6 +60,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack<Test
       const response = await fetch(`http://127.0.0.1:${logic.port}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
         headers: {
+          ...init.headers,
           ...(init.auth ? { authorization: init.auth } : {}),
           ...(init.body !== undefined ? { 'content-type': 'application/json' } : {}),
         },

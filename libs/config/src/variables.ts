@@ -284,6 +284,22 @@ export const VARIABLES = {
     defaultText: 'system CAs',
     parse: (raw: string) => (raw.length > 0 ? raw : fail('must be a file path')),
   },
+  idempotencyTtlS: {
+    env: 'HERALD_IDEMPOTENCY_TTL_S',
+    roles: ['logic'],
+    doc: 'How long an `Idempotency-Key` of `POST /api/auth/push` (and `/push/batch`) is remembered, in seconds: a retry with the same key within this time gets the first answer and pushes nothing again.',
+    default: 86_400,
+    defaultText: '`86400` (24 h)',
+    parse: integer(60, 7 * 86_400),
+  },
+  pushBatchMax: {
+    env: 'HERALD_PUSH_BATCH_MAX',
+    roles: ['logic'],
+    doc: 'Most pushes accepted in one `POST /api/auth/push/batch` request.',
+    default: 100,
+    defaultText: '`100`',
+    parse: integer(1, 1000),
+  },
 } as const satisfies Record<string, Variable<unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -90,6 +90,11 @@ export const Errors = Object.freeze({
   NAMESPACE_EMPTY: entry('NAMESPACE_EMPTY', 'namespace can not be empty', 400),
   NAMESPACE_KEY_MISMATCH: entry('NAMESPACE_KEY_MISMATCH', 'key must be the namespace of the credentials', 400),
   APNS_LIST_TOO_LARGE: entry('APNS_LIST_TOO_LARGE', 'apns_list too large', 400),
+
+  // --- idempotent and batch push ---
+  IDEMPOTENCY_KEY_INVALID: entry('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters', 400),
+  IDEMPOTENCY_KEY_REUSED: entry('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key was already used with another request body', 422),
+  PUSH_BATCH_INVALID: entry('PUSH_BATCH_INVALID', 'push batch must be a JSON array of 1 to HERALD_PUSH_BATCH_MAX pushes', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

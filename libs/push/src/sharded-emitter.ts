@@ -1,16 +1,5 @@
 import type { RedisClient } from '@herald/store';
-
-/**
- * `MessageType.SERVER_SIDE_EMIT` of socket.io-adapter's `ClusterAdapter` (cluster-adapter.ts), the
- * base class of @socket.io/redis-adapter's sharded adapter.
- */
-const SERVER_SIDE_EMIT = 9;
-
-/**
- * `uid` the ClusterAdapter reserves for emitters (`EMITTER_UID`): a message from it is never taken
- * for one of the adapter's own, and it counts as no server in the adapter's heartbeats.
- */
-const EMITTER_UID = 'emitter';
+import { serverSideEmitPacket } from './adapter-packet';
 
 export interface ShardedEmitterOptions {
   /**
@@ -28,11 +17,9 @@ export interface ShardedEmitterOptions {
  *
  * @socket.io/redis-emitter 5.x only speaks the classic adapter's protocol (PUBLISH on
  * `<key>-request#<nsp>#`, socket.io-redis-emitter issue #127 asks for sharded support), so this
- * class publishes what the sharded adapter's own `serverSideEmit` publishes: SPUBLISH on the
- * namespace channel of `{uid, nsp, type: SERVER_SIDE_EMIT, data: {packet: [event, ...args]}}`,
- * JSON-encoded (the adapter decodes a message starting with `{` as JSON, anything else as
- * MessagePack). Only JSON-serialisable arguments, no acknowledgement: Herald's inter-server events
- * are plain JSON and fire-and-forget. tests/redis-cluster.test.ts proves it against the real adapter.
+ * class publishes what the sharded adapter's own `serverSideEmit` publishes (adapter-packet.ts).
+ * Only JSON-serialisable arguments, no acknowledgement: Herald's inter-server events are plain JSON
+ * and fire-and-forget. tests/redis-cluster.test.ts proves it against the real adapter.
  */
 export class ShardedEmitter {
   private readonly channelPrefix: string;
@@ -54,7 +41,7 @@ export class ShardedEmitter {
    * @returns how many subscribers (servers) the shard delivered it to.
    */
   async serverSideEmit(nsp: string, event: string, ...args: unknown[]): Promise<number> {
-    const message = { uid: EMITTER_UID, nsp, type: SERVER_SIDE_EMIT, data: { packet: [event, ...args] } };
-    return (await this.redis.spublish(this.channel(nsp), JSON.stringify(message))) as number;
+    const { channel, message } = serverSideEmitPacket('sharded', this.channelPrefix, nsp, event, args);
+    return (await this.redis.spublish(channel, message)) as number;
   }
 }

@@ -92,6 +92,15 @@ export class Keys {
     return `${this.nsTag(nsp)}:stat:`;
   }
 
+  /**
+   * string `<body digest> <id>:<expectAckCount>,...` of one `Idempotency-Key` of the namespace: what
+   * the push script answered first (with a TTL, HERALD_IDEMPOTENCY_TTL_S). Same tag as the messages,
+   * so the script that stores a push writes it in the same call.
+   */
+  idempotency(nsp: string, key: string): string {
+    return `${this.nsTag(nsp)}:idem:${key}`;
+  }
+
   /** zset of every client of the namespace, scored by its last connect (ms): legacy clean-up, flush. */
   namespaceClients(nsp: string): string {
     return `${this.nsTag(nsp)}:clients`;

@@ -92,6 +92,55 @@ export interface StoredMessage {
   readonly sendDate: number;
 }
 
+/** One push for {@link MessageStore.accept}. */
+export interface PushToAccept {
+  readonly request: PushRequest;
+  /** clientId of the client that pushed (client push), recorded in the report. */
+  readonly from?: string;
+  /**
+   * The connectors' packet, split around the message id, and the channel the script PUBLISHes it
+   * on; undefined: the script publishes nothing (the caller does, or no one).
+   */
+  readonly publish?: { readonly channel: string; readonly head: string; readonly tail: string };
+  /**
+   * The audience (`expectAckCount`) when the caller counted it (Redis Cluster: the room's online set
+   * lives in another slot); undefined: the script counts it, atomically with the store.
+   */
+  readonly audience?: number;
+}
+
+/** Options of {@link MessageStore.accept} that apply to the whole call. */
+export interface AcceptOptions {
+  /** Refuse the call when this failed-authentication counter (any slot: single Redis only) reached `limit`. */
+  readonly authFailures?: { readonly key: string; readonly limit: number };
+  /** The request's `Idempotency-Key`, the digest of its body and how long the record lives. */
+  readonly idempotency?: { readonly key: string; readonly digest: string; readonly ttlS: number };
+}
+
+/** One push as {@link MessageStore.accept} stored it. */
+export interface AcceptedPush {
+  readonly id: number;
+  readonly expectAckCount: number;
+  /** Connectors reached by the script's PUBLISH, -1 when it did not publish, or the refusal's text. */
+  readonly published: number | string;
+}
+
+/** One push of a replayed call, as the first call recorded it. */
+export interface ReplayedPush {
+  readonly id: number;
+  readonly expectAckCount: number;
+  /** The message's offline step already ran (its report has an `offline` summary). */
+  readonly offlineDone: boolean;
+}
+
+export type AcceptOutcome =
+  | { readonly kind: 'accepted'; readonly pushes: readonly AcceptedPush[]; readonly sendDate: number }
+  | { readonly kind: 'replayed'; readonly pushes: readonly ReplayedPush[] }
+  /** The failed-authentication counter is at its limit: nothing was stored. */
+  | { readonly kind: 'limited' }
+  /** The idempotency key was used with another body: nothing was stored. */
+  | { readonly kind: 'conflict' };
+
 export class MessageStore {
   constructor(
     private readonly redis: RedisClient,
@@ -100,35 +149,98 @@ export class MessageStore {
   ) {}
 
   /**
-   * Stores a push (message, report counters, history entry) in one script and returns its id.
-   * Nothing is published here: the caller publishes only after this resolved.
+   * Stores pushes of one namespace (message, report counters, history entry), counts their audience
+   * and publishes them, all in one script call (libs/store/lua/push-accept.lua), after checking the
+   * failed-authentication limit and the idempotency key. `sendDate` is the same for every push.
    */
-  async store(namespace: string, push: PushRequest, from?: string): Promise<StoredMessage> {
-    const sendDate = Date.now();
+  async accept(namespace: string, pushes: readonly PushToAccept[], options: AcceptOptions = {}, sendDate = Date.now()): Promise<AcceptOutcome> {
     const periods = statPeriods(sendDate);
+    const keys = [this.keys.messageSeq(namespace), this.keys.history(namespace)];
+    const keyIndex = (key: string): number => keys.push(key);
+    const auth = options.authFailures;
+    const idem = options.idempotency;
     const args: (string | number)[] = [
       this.keys.messagePrefix(namespace),
-      Math.ceil(push.expire * 3600),
       HISTORY_LENGTH,
       this.keys.statPrefix(namespace),
       periods.minute,
       periods.hour,
       periods.day,
-      'namespace', namespace,
-      'room', push.room,
-      'pushData', JSON.stringify(push.pushData),
-      'sendDate', sendDate,
-      'expire', push.expire,
-      'leaveMessage', push.leaveMessage ? 'true' : 'false',
-      'result', '',
+      auth ? keyIndex(auth.key) : 0,
+      auth?.limit ?? 0,
+      idem ? keyIndex(this.keys.idempotency(namespace, idem.key)) : 0,
+      idem?.digest ?? '',
+      idem?.ttlS ?? 0,
+      pushes.length,
     ];
-    if (push.apnsName !== undefined) args.push('apnsName', push.apnsName);
-    if (push.except !== undefined) args.push('except', push.except);
-    if (push.extra !== undefined) args.push('extra', push.extra);
-    if (from !== undefined) args.push('from', from);
-    for (const counter of COUNTERS) args.push(counter, 0);
-    const id = await this.scripts.pushStore(this.keys.messageSeq(namespace), this.keys.history(namespace), args);
-    return { id, sendDate };
+    const roomKeys = new Map<string, number>();
+    for (const { request: push, from, publish, audience } of pushes) {
+      let roomKey = 0;
+      if (audience === undefined) {
+        const key = this.keys.roomOnline(namespace, push.room);
+        roomKey = roomKeys.get(key) ?? keyIndex(key);
+        roomKeys.set(key, roomKey);
+      }
+      const fields: (string | number)[] = [
+        'namespace', namespace,
+        'room', push.room,
+        'pushData', JSON.stringify(push.pushData),
+        'sendDate', sendDate,
+        'expire', push.expire,
+        'leaveMessage', push.leaveMessage ? 'true' : 'false',
+        'result', '',
+      ];
+      if (push.apnsName !== undefined) fields.push('apnsName', push.apnsName);
+      if (push.except !== undefined) fields.push('except', push.except);
+      if (push.extra !== undefined) fields.push('extra', push.extra);
+      if (from !== undefined) fields.push('from', from);
+      for (const counter of COUNTERS) fields.push(counter, 0);
+      args.push(
+        Math.ceil(push.expire * 3600),
+        roomKey,
+        roomKey > 0 ? (push.except ?? '') : audience!,
+        publish?.channel ?? '',
+        publish?.head ?? '',
+        publish?.tail ?? '',
+        fields.length / 2,
+        ...fields,
+      );
+    }
+    const reply = await this.scripts.pushAccept(keys, args);
+    switch (reply[0]) {
+      case 'limited':
+        return { kind: 'limited' };
+      case 'conflict':
+        return { kind: 'conflict' };
+      case 'replay': {
+        const record = String(reply[1]);
+        const entries = record.slice(record.indexOf(' ') + 1).split(',').filter((entry) => entry !== '');
+        return {
+          kind: 'replayed',
+          pushes: entries.map((entry, i) => {
+            const [id, count] = entry.split(':');
+            return { id: Number(id), expectAckCount: Number(count), offlineDone: reply[2 + i] === 1 };
+          }),
+        };
+      }
+      default: {
+        const accepted: AcceptedPush[] = [];
+        for (let i = 1; i < reply.length; i += 3) {
+          accepted.push({ id: Number(reply[i]), expectAckCount: Number(reply[i + 1]), published: reply[i + 2]! });
+        }
+        return { kind: 'accepted', pushes: accepted, sendDate };
+      }
+    }
+  }
+
+  /**
+   * Stores one push (message, report counters, history entry) and returns its id; publishes nothing
+   * (tests and tools that need a stored message; the push path uses {@link accept}).
+   */
+  async store(namespace: string, push: PushRequest, from?: string): Promise<StoredMessage> {
+    const outcome = await this.accept(namespace, [{ request: push, ...(from !== undefined ? { from } : {}), audience: 0 }]);
+    if (outcome.kind !== 'accepted') throw new Error(`push store: unexpected ${outcome.kind}`);
+    return { id: outcome.pushes[0]!.id, sendDate: outcome.sendDate };
   }
 
   /** Pushes accepted this minute, hour and day (UTC): `GET /api/auth/namespace/current-message-stat`. */

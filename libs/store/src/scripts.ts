@@ -6,7 +6,7 @@ import type { RedisClient } from './redis-connection';
 const LUA_DIR = join(__dirname, '..', 'lua');
 
 export interface ScriptSource {
-  /** camelCase command name, e.g. `pushStore` for `push-store-2.lua`. */
+  /** camelCase command name, e.g. `roomJoin` for `room-join-5.lua`. */
   readonly command: string;
   /** Fixed number of keys from the file name, or undefined when the caller passes it. */
   readonly numberOfKeys: number | undefined;
@@ -60,8 +60,8 @@ export class Scripts {
     return variadic ? fn.call(this.client, keys.length, ...keys, ...args) : fn.call(this.client, ...keys, ...args);
   }
 
-  pushStore(seqKey: string, historyKey: string, args: Arg[]): Promise<number> {
-    return this.call('pushStore', [seqKey, historyKey], args, false) as Promise<number>;
+  pushAccept(keys: string[], args: Arg[]): Promise<(string | number)[]> {
+    return this.call('pushAccept', keys, args, true) as Promise<(string | number)[]>;
   }
 
   reportApply(keys: string[], args: Arg[]): Promise<number> {

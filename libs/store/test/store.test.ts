@@ -169,9 +169,11 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     { nsp: '/org$1/team#7', room: 'group\\a.b-c', userid: 'x_y', uuid: 'dev.9' },
   ];
   const clientId = (n: (typeof names)[number], platform: string) => `${n.nsp}#${n.userid}#${platform}-${n.uuid}`;
-  // The keys each script is called with (and, for push-store, the ones it builds from its prefix).
+  // The keys each script is called with (and, for push-accept, the ones it builds from its prefix).
   const scriptKeys: Record<string, (n: (typeof names)[number]) => string[][]> = {
-    pushStore: (n) => [[keys.messageSeq(n.nsp), keys.history(n.nsp), keys.message(n.nsp, 9007199254740991), `${keys.statPrefix(n.nsp)}m:202611231812`]],
+    // On a cluster the push script gets only {nsp} keys (PushService counts the audience and checks
+    // the failed-authentication limit apart): counter, history, idempotency record.
+    pushAccept: (n) => [[keys.messageSeq(n.nsp), keys.history(n.nsp), keys.idempotency(n.nsp, 'K-1{x}:y'), keys.message(n.nsp, 9007199254740991), `${keys.statPrefix(n.nsp)}m:202611231812`]],
     reportApply: (n) => [PLATFORMS.flatMap((p) => [keys.message(n.nsp, 1), keys.acks(n.nsp, 1, p), keys.message(n.nsp, 2), keys.acks(n.nsp, 2, p)])],
     roomJoin: (n) => PLATFORMS.map((p) => [keys.roomOnline(n.nsp, n.room), keys.roomOnlineBy(n.nsp, n.room, p), keys.roomMembers(n.nsp, n.room), keys.roomMembersBy(n.nsp, n.room, p), keys.roomOnlineUsers(n.nsp, n.room)]),
     roomLeave: (n) => scriptKeys['roomJoin']!(n),

@@ -33,6 +33,13 @@ declare module 'fastify' {
     /** The namespace whose credentials authenticated this `/api/auth/*` request. */
     namespace?: NamespaceSettings;
   }
+  interface FastifyContextConfig {
+    /**
+     * The route checks the failed-authentication limit itself, in the Redis call it makes anyway
+     * (the push routes); the auth hook then checks it only before scrypt or a refusal.
+     */
+    authFailuresInRoute?: boolean;
+  }
 }
 
 /** Largest JSON body accepted (nginx's `client_max_body_size` in deploy/ matches it). */
@@ -108,10 +115,22 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   void app.register(async (auth) => {
     auth.decorateRequest('namespace', undefined);
     auth.addHook('onRequest', async (request) => {
-      request.namespace = await failures.guard(request.ip, () => namespaceAuth.authenticate(request));
+      const inRoute = request.routeOptions.config.authFailuresInRoute === true;
+      request.namespace = await failures.guard(request.ip, (beforeSlowPath) => namespaceAuth.authenticate(request, beforeSlowPath), inRoute);
     });
     auth.post('/api/auth/login', async () => ({}));
-    const context = { app: auth, push, bus, messages, namespaces, clients, members, online };
+    const context = {
+      app: auth,
+      push,
+      bus,
+      messages,
+      namespaces,
+      clients,
+      members,
+      online,
+      failures,
+      pushLimits: { idempotencyTtlS: config.idempotencyTtlS, batchMax: config.pushBatchMax },
+    };
     pushRoutes(context);
     reportRoutes(context);
     roomRoutes(context);

@@ -4,6 +4,7 @@
  *
  *   METHOD /path
  *   authorization: user:password        (optional; sent as HTTP Basic)
+ *   name: value                         (optional; any other request header, e.g. idempotency-key)
  *   <JSON body>                         (optional)
  *
  *   <status>
@@ -22,6 +23,7 @@ interface Example {
   readonly method: string;
   readonly path: string;
   readonly user: string | undefined;
+  readonly headers: Record<string, string>;
   readonly body: string | undefined;
   readonly status: number;
   readonly answer: string | undefined;
@@ -35,10 +37,13 @@ function parse(block: string): Example {
   const lines = request.split('\n');
   const [method, path] = lines[0]!.trim().split(/\s+/) as [string, string];
   let user: string | undefined;
+  const headers: Record<string, string> = {};
   const body: string[] = [];
   for (const line of lines.slice(1)) {
     const auth = /^authorization:\s*(.+)$/.exec(line.trim());
+    const header = /^([a-z][a-z-]*):\s*(.+)$/.exec(line.trim());
     if (auth) user = auth[1];
+    else if (header && body.length === 0) headers[header[1]!] = header[2]!;
     else body.push(line);
   }
   const [status, ...answer] = response.trim().split('\n');
@@ -46,6 +51,7 @@ function parse(block: string): Example {
     method,
     path,
     user,
+    headers,
     body: body.length ? body.join('\n') : undefined,
     status: Number(status),
     answer: answer.length ? answer.join('\n') : undefined,
@@ -154,6 +160,7 @@ test.each(STEPS.map((step, i) => [STEP_NAMES[i]!, step] as const))('%s', async (
     method: example.method as 'GET' | 'POST' | 'OPTIONS',
     url: example.path,
     headers: {
+      ...example.headers,
       ...(example.user ? { authorization: 'Basic ' + Buffer.from(example.user).toString('base64') } : {}),
       ...(example.body !== undefined ? { 'content-type': 'application/json' } : {}),
     },

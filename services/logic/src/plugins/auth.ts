@@ -35,13 +35,25 @@ export class NamespaceAuth {
 
   constructor(private readonly namespaces: NamespaceStore) {}
 
-  async authenticate(request: FastifyRequest): Promise<NamespaceSettings> {
-    const { user, password } = parseBasic(request.headers.authorization);
+  /**
+   * @param beforeSlowPath runs before anything but a remembered success: before a refusal and before
+   * scrypt (the failed-authentication limit, when the route checks it later for remembered successes).
+   */
+  async authenticate(request: FastifyRequest, beforeSlowPath: () => Promise<void> = async () => undefined): Promise<NamespaceSettings> {
+    let credentials: { user: string; password: string };
+    try {
+      credentials = parseBasic(request.headers.authorization);
+    } catch (error) {
+      await beforeSlowPath();
+      throw error;
+    }
+    const { user, password } = credentials;
     const record = await this.namespaces.settings(user);
+    const cacheKey = record ? `${record.key}\u0000${digest(password).toString('base64')}` : '';
+    if (record?.passwordHash && this.verified.get(cacheKey) === record.updateDate) return record;
+    await beforeSlowPath();
     if (!record) throw new HeraldError(Errors.NAMESPACE_NOT_FOUND);
     if (!record.passwordHash) throw new HeraldError(Errors.PASSWD_ERROR);
-    const cacheKey = `${record.key}\u0000${digest(password).toString('base64')}`;
-    if (this.verified.get(cacheKey) === record.updateDate) return record;
     if (!(await verifyPassword(password, record.passwordHash))) throw new HeraldError(Errors.PASSWD_ERROR);
     if (this.verified.size >= NamespaceAuth.CACHE_LIMIT) this.verified.clear();
     this.verified.set(cacheKey, record.updateDate);
@@ -85,13 +97,26 @@ export class AuthFailures {
     await this.redis.multi().set(key, 0, 'EX', AUTH_FAILURE_WINDOW_S, 'NX').incr(key).exec();
   }
 
-  /** Runs an authentication, counting it when it fails. */
-  async guard<T>(address: string, authenticate: () => Promise<T> | T): Promise<T> {
-    await this.check(address);
+  /**
+   * The counter and limit of an address, for a route that checks the limit in its own Redis call
+   * (the push routes: in the store script, docs/decisions.md "One round trip per push").
+   */
+  limitFor(address: string): { key: string; limit: number } {
+    return { key: this.keys.authFailures(address), limit: AUTH_FAILURE_LIMIT };
+  }
+
+  /**
+   * Runs an authentication, counting it when it fails. The limit is checked first; with
+   * `checkInRoute`, only before a slow or failing path (`authenticate` calls the function it gets
+   * there): a remembered success goes on to the route, which checks the limit with its own command.
+   */
+  async guard<T>(address: string, authenticate: (beforeSlowPath: () => Promise<void>) => Promise<T> | T, checkInRoute = false): Promise<T> {
+    const check = () => this.check(address);
+    if (!checkInRoute) await check();
     try {
-      return await authenticate();
+      return await authenticate(checkInRoute ? check : async () => undefined);
     } catch (error) {
-      if (error instanceof HeraldError) await this.record(address);
+      if (error instanceof HeraldError && error.entry !== Errors.TOO_MANY_ATTEMPTS) await this.record(address);
       throw error;
     }
   }

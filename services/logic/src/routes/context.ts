@@ -1,6 +1,7 @@
 import type { ConnectorBus, PushService } from '@herald/push';
 import type { ClientStore, Keys, MessageStore, NamespaceStore, OnlineReport, RedisClient, RoomMembers } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
+import type { AuthFailures } from '../plugins/auth';
 
 /** What a route module of `/api/auth/*` gets: an encapsulated app whose requests are authenticated. */
 export interface AuthRouteContext {
@@ -12,6 +13,10 @@ export interface AuthRouteContext {
   readonly clients: ClientStore;
   readonly members: RoomMembers;
   readonly online: OnlineReport;
+  /** The failed-authentication limit, for routes that check it in their own Redis call. */
+  readonly failures: AuthFailures;
+  /** HERALD_IDEMPOTENCY_TTL_S and HERALD_PUSH_BATCH_MAX. */
+  readonly pushLimits: { readonly idempotencyTtlS: number; readonly batchMax: number };
 }
 
 /** What a route module of `/api/admin/*` gets. */
