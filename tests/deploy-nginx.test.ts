@@ -139,6 +139,9 @@ beforeAll(async () => {
     HERALD_LOGIC_PORT: String(logicPort),
     HERALD_LOGIC_INSTANCES: String(LOGIC),
     HERALD_WORKERS: String(WORKERS),
+    // The per-process metrics ports (workers, logic in cluster mode): free ones, not 10003 / 10010.
+    HERALD_WORKER_PORT: '0',
+    HERALD_LOGIC_METRICS_PORT: '0',
     HERALD_REDIS_URL: redis.url,
     HERALD_ADMIN_PASSWORD: 'deploy-admin-password',
     HERALD_OFFLINE_DELAY_MS: '1000',

@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import { publicPushData, type PushEnvelope, type PushRequest } from '@herald/protocol';
 import type { OfflineQueue } from '@herald/queues';
 import { MessageStore, RoomStore, Scripts, type Keys, type RedisClient } from '@herald/store';
@@ -48,6 +49,7 @@ export class PushService {
       this.messages.store(namespace, request, from),
       this.rooms.expectedAcks(namespace, request.room, request.except),
     ]);
+    metrics.pushAccepted(namespace);
     if (request.leaveMessage) await this.offline.schedule({ namespace, id }, this.options.offlineDelayMs);
     if (request.extra !== 'lost') {
       const envelope: PushEnvelope = {
