@@ -209,8 +209,15 @@ export class HeraldMetrics {
     this.registry = new Registry();
     if (!this.on) return;
     for (const name of HeraldMetrics.ROLES[options.role]) this.registry.registerMetric(this.series[name] as Metric);
-    // Event-loop lag, heap, RSS, GC, handles (prom-client's default metrics).
-    collectDefaultMetrics({ register: this.registry });
+    // Event-loop lag, heap, RSS, GC, handles (prom-client's default metrics), less the three gauges
+    // named `nodejs_active_*_total`, which `promtool check metrics` rejects (a gauge must not end in
+    // `_total`); `nodejs_active_handles` and friends give the same figures by type.
+    const defaults = new Registry();
+    collectDefaultMetrics({ register: defaults });
+    for (const { name } of defaults.getMetricsAsArray()) {
+      const metric = defaults.getSingleMetric(name);
+      if (metric && !(metric instanceof Gauge && name.endsWith('_total'))) this.registry.registerMetric(metric);
+    }
   }
 
   /** The queues whose depth `herald_queue_jobs` reads at each scrape (worker). */
