@@ -200,6 +200,21 @@ test('HERALD_METRICS_AUTH=admin: 401 without or with wrong credentials on every 
   expect(await fetch(`http://127.0.0.1:${protectedWorker.port}/health`).then((r) => r.status)).toBe(200);
 });
 
+test('the namespace label cap holds on a connector with more namespaces than the cap', async () => {
+  const connector = await startService('connector', { env: { ...stack.env, HERALD_METRICS_NAMESPACE_LABELS: '2' } });
+  extra.push(connector);
+  for (const key of ['/cap-1', '/cap-2', '/cap-3', '/cap-4']) {
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key, auth_passwd: 'pw' } })).status).toBe(200);
+    clients.push(await connectClient(connector.port, key, { uuid: 'c1', platform: 'android' }));
+  }
+  const labels = (namespace: string) => ({ namespace, protocol: 'push', platform: 'android', transport: 'websocket' });
+  const text = await metricsUntil(connector.port, (t) => sample(t, 'herald_connections', labels('other')) === 2);
+  expect(text.split('\n').filter((l) => l.startsWith('herald_connections{'))).toHaveLength(3);
+  expect([sample(text, 'herald_connections', labels('/cap-1')), sample(text, 'herald_connections', labels('/cap-2'))]).toEqual([1, 1]);
+  expect(sample(text, 'herald_handshakes_total', { namespace: 'other', result: 'ok' })).toBe(2);
+  expect(text).not.toMatch(/namespace="\/cap-[34]"/);
+});
+
 test('HERALD_METRICS=off: /metrics is a 404', async () => {
   const connector = await startService('connector', { env: { ...stack.env, HERALD_METRICS: 'off' } });
   extra.push(connector);

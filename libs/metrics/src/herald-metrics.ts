@@ -114,7 +114,7 @@ export class HeraldMetrics {
     }),
     handshakes: new Counter({
       name: 'herald_handshakes_total',
-      help: 'Socket handshakes by result: ok, or the catalogue code of the refusal (namespace empty for HS_NAMESPACE_NOT_FOUND).',
+      help: 'Socket handshakes by result: ok, or the catalogue code of the refusal (namespace empty for HS_NAMESPACE_NOT_FOUND and HS_UNAVAILABLE).',
       labelNames: ['namespace', 'result'] as const,
       registers: [],
     }),
@@ -240,8 +240,9 @@ export class HeraldMetrics {
   /** A handshake ended: `ok` or the refusal's catalogue code. */
   handshake(namespace: string, result: string): void {
     if (!this.on) return;
-    // An unknown namespace must not take a label: anyone can make up names.
-    const label = result === 'HS_NAMESPACE_NOT_FOUND' ? '' : this.labels.of(namespace);
+    // Only a namespace known to exist takes a label: anyone can make up names. HS_UNAVAILABLE
+    // (Redis away, an unexpected error) may come before the namespace was looked up.
+    const label = result === 'HS_NAMESPACE_NOT_FOUND' || result === 'HS_UNAVAILABLE' ? '' : this.labels.of(namespace);
     this.series.handshakes.inc({ namespace: label, result });
   }
 
