@@ -1,6 +1,7 @@
 import { HeraldMetrics } from './herald-metrics';
 
 export * from './ack-clock';
+export * from './fast-histogram';
 export * from './herald-metrics';
 export * from './metrics-http';
 export * from './namespace-labels';

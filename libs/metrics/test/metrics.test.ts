@@ -2,7 +2,8 @@
  * The metrics module on its own: the namespace label cap, the ack clock, `/metrics` protection and
  * the off switch. The series a user checks after real traffic are in tests/metrics.test.ts.
  */
-import { AckClock, HeraldMetrics, NamespaceLabels } from '@herald/metrics';
+import { AckClock, FastHistogram, HeraldMetrics, NamespaceLabels } from '@herald/metrics';
+import { Histogram, Registry, type Metric } from 'prom-client';
 
 /** The value of one sample of the exposition text, or undefined when the series is absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -84,6 +85,22 @@ describe('ack clock', () => {
     expect(sample(text, 'herald_ack_latency_seconds_bucket', { le: '0.01' })).toBe(0);
     expect(sample(text, 'herald_ack_latency_seconds_bucket', { le: '0.05' })).toBe(1);
   });
+});
+
+test("the ack path's FastHistogram exposes exactly what prom-client's Histogram does", async () => {
+  const buckets = [0.01, 0.1, 1];
+  const fast = new FastHistogram('h_seconds', 'help', buckets);
+  const reference = new Histogram({ name: 'h_seconds', help: 'help', buckets, registers: [] });
+  for (const value of [0, 0.01, 0.05, 0.1, 0.5, 1, 2, 30]) {
+    fast.observe(value);
+    reference.observe(value);
+  }
+  const text = async (metric: Metric) => {
+    const registry = new Registry();
+    registry.registerMetric(metric);
+    return registry.metrics();
+  };
+  expect(await text(fast as unknown as Metric)).toBe(await text(reference));
 });
 
 describe('/metrics answer', () => {
