@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { io } from 'socket.io-client';
 import { OfflineQueue } from '@herald/queues';
 import { Keys } from '@herald/store';
 import { startApnsMock, startService, until, type ApnsMock, type ServiceProcess } from '@herald/test-support';
@@ -114,6 +115,16 @@ test('a push acked by a client shows in pushes accepted (logic), deliveries, ack
   // Gone: the connection gauge comes back to 0.
   client.socket.close();
   await metricsUntil(connector.port, (t) => sample(t, 'herald_connections', { namespace: '/m', protocol: 'push', platform: 'web', transport: 'websocket' }) === 0);
+});
+
+test('connections count by transport: a polling-only client shows as polling', async () => {
+  const port = stack.connectors[0]!.port;
+  const socket = io(`http://127.0.0.1:${port}/m`, { query: { uuid: 'p1', platform: 'android' }, transports: ['polling'], reconnection: false, forceNew: true });
+  await new Promise((resolve) => socket.once('ok', resolve));
+  const polling = { namespace: '/m', protocol: 'push', platform: 'android', transport: 'polling' };
+  await metricsUntil(port, (t) => sample(t, 'herald_connections', polling) === 1);
+  socket.close();
+  await metricsUntil(port, (t) => sample(t, 'herald_connections', polling) === 0);
 });
 
 test('refused handshakes count by catalogue code; an unknown namespace gets no label', async () => {

@@ -88,6 +88,8 @@ export class HeraldMetrics {
   private reportSince = 0;
   private reportFlushSince = 0;
   private queues: readonly QueueLike[] = [];
+  private namespacesOf: () => Iterable<WatchedNamespace> = () => [];
+  private readonly connectionLabels = new Map<string, { namespace: string; protocol: string; platform: string; transport: string }>();
 
   private readonly accepted = new NamespaceTotals(() => this.labels);
   private readonly deliveredTotals = new NamespaceTotals(() => this.labels);
@@ -112,6 +114,7 @@ export class HeraldMetrics {
       help: 'Sockets connected to this connector.',
       labelNames: ['namespace', 'protocol', 'platform', 'transport'] as const,
       registers: [],
+      collect: (): void => this.collectConnections(),
     }),
     handshakes: new Counter({
       name: 'herald_handshakes_total',
@@ -247,28 +250,12 @@ export class HeraldMetrics {
   }
 
   /**
-   * A socket is connected: counted under its transport until it disconnects, moved when Engine.IO
-   * upgrades it (polling → websocket).
+   * The connector's namespaces, whose sockets `herald_connections` counts at scrape time: nothing
+   * per connect or disconnect, and no listener or closure per socket (memory per connection is a
+   * benchmark goal). A scrape walks every socket once.
    */
-  socketConnected(socket: ConnectedSocket, protocol = 'push'): void {
-    if (!this.on) return;
-    const namespace = this.labels.of(socket.nsp.name);
-    const platform = socket.data.identity.platform;
-    // prom-client keeps the labels object it was given: a new one per transport, never mutated.
-    let labels = { namespace, protocol, platform, transport: socket.conn.transport.name };
-    const gauge = this.series.connections;
-    gauge.inc(labels);
-    let connected = true;
-    socket.conn.once('upgrade', (transport: { name: string }) => {
-      if (!connected) return;
-      gauge.dec(labels);
-      labels = { namespace, protocol, platform, transport: transport.name };
-      gauge.inc(labels);
-    });
-    socket.once('disconnect', () => {
-      connected = false;
-      gauge.dec(labels);
-    });
+  watchConnections(namespaces: () => Iterable<WatchedNamespace>): void {
+    this.namespacesOf = namespaces;
   }
 
   /** The connector wrote message `id` to `count` sockets (once per push, not per socket). */
@@ -361,6 +348,25 @@ export class HeraldMetrics {
     return user && password;
   }
 
+  private collectConnections(): void {
+    const counts = new Map<string, number>();
+    for (const nsp of this.namespacesOf()) {
+      if (nsp.sockets.size === 0) continue;
+      const namespace = this.labels.of(nsp.name);
+      for (const socket of nsp.sockets.values()) {
+        const identity = socket.data.identity;
+        if (!identity) continue;
+        const transport = socket.conn.transport.name;
+        const key = `${namespace}\u0000${identity.platform}\u0000${transport}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+        if (!this.connectionLabels.has(key)) this.connectionLabels.set(key, { namespace, protocol: 'push', platform: identity.platform, transport });
+      }
+    }
+    // A combination seen once stays, at 0 when its sockets are gone: "went to zero" is what an
+    // operator looks for. The namespace cap bounds them.
+    for (const [key, labels] of this.connectionLabels) this.series.connections.set(labels, counts.get(key) ?? 0);
+  }
+
   private async collectQueues(): Promise<void> {
     const gauge = this.series.queueJobs;
     gauge.reset();
@@ -374,15 +380,13 @@ export class HeraldMetrics {
   }
 }
 
-/** The parts of a socket.io socket `socketConnected` reads (no socket.io dependency here). */
-export interface ConnectedSocket {
-  readonly nsp: { readonly name: string };
-  readonly data: { readonly identity: { readonly platform: string } };
-  readonly conn: {
-    readonly transport: { readonly name: string };
-    once(event: 'upgrade', listener: (transport: { name: string }) => void): unknown;
-  };
-  once(event: 'disconnect', listener: () => void): unknown;
+/** A socket.io namespace as `herald_connections` reads it (no socket.io dependency here). */
+export interface WatchedNamespace {
+  readonly name: string;
+  readonly sockets: ReadonlyMap<string, {
+    readonly data: { readonly identity?: { readonly platform: string } };
+    readonly conn: { readonly transport: { readonly name: string } };
+  }>;
 }
 
 /** The configuration fields metrics read (every role's config has them; see libs/config). */

@@ -182,7 +182,6 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     const identity = socket.data.identity;
     const log = logger.child({ clientId: identity.clientId });
     void socket.join(clientRoom(identity.clientId));
-    metrics.socketConnected(socket);
     bindPushProtocol(socket, { rooms, reports, logger: log, serial });
     bindClientEvents(socket, { clients, push, pushIntervalMs: config.clientPushIntervalMs, logger: log });
     socket.on('disconnect', (reason) => {
@@ -213,6 +212,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     });
   };
 
+  metrics.watchConnections(() => io._nsps.values());
   const parent = io.of(/^\/.+$/);
   parent.use(gate.middleware);
   parent.on('connection', onConnection);
