@@ -122,7 +122,7 @@ export const VARIABLES = {
     doc: 'Password of the `/api/admin/*` Basic credentials. Required by logic, and by every role when `HERALD_METRICS_AUTH=admin`; `npm start` generates one into `.herald/admin-password` when unset and prints it.',
     default: undefined,
     optionalFor: ['connector', 'worker'],
-    defaultText: 'required (`npm start` generates one)',
+    defaultText: 'required by logic (`npm start` generates one)',
     parse: (raw: string) => (raw.length >= 8 && raw.length <= 256 ? raw : fail('must be 8 to 256 characters long')),
   },
   offlineDelayMs: {
