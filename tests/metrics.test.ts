@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
 import { OfflineQueue } from '@herald/queues';
-import { Keys } from '@herald/store';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Keys, NamespaceStore } from '@herald/store';
 import { startApnsMock, startService, until, type ApnsMock, type ServiceProcess } from '@herald/test-support';
 import { basic, connectClient, connectError, emitWithAck, offlineIosMember, type Recorded } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
@@ -170,6 +172,34 @@ test("APNs sends count by outcome and Apple's reason; the offline step and queue
   }
   await offline.bull.remove(`${(await offline.bull.getDelayed())[0]!.id}`);
   await offline.close();
+});
+
+test('webhooks count by outcome on the worker; one given up counts as a dead letter', async () => {
+  const receiver = createServer((_req, res) => res.writeHead(200).end());
+  receiver.listen(0, '127.0.0.1');
+  await new Promise((resolve) => receiver.once('listening', resolve));
+  try {
+    const store = new NamespaceStore(redis, keys);
+    await store.save('/wh-ok', { disconnectCallback: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/gone` });
+    // Not http(s): given up at once, without retries.
+    await store.save('/wh-bad', { disconnectCallback: 'ftp://example.com/gone' });
+    for (const namespace of ['/wh-ok', '/wh-bad']) {
+      const client = await connectClient(stack.connectors[0]!.port, namespace, { uuid: 'w1', platform: 'web' });
+      const gone = new Promise((resolve) => client.socket.once('disconnect', resolve));
+      client.socket.close();
+      await gone;
+    }
+    const text = await metricsUntil(
+      worker.port,
+      (t) =>
+        sample(t, 'herald_webhook_dead_letters_total', { namespace: '/wh-bad', kind: 'disconnect' }) === 1 &&
+        sample(t, 'herald_webhook_deliveries_total', { namespace: '/wh-ok', kind: 'disconnect', outcome: 'delivered' }) === 1,
+      15_000,
+    );
+    expect(sample(text, 'herald_webhook_deliveries_total', { namespace: '/wh-bad', kind: 'disconnect', outcome: 'failed' })).toBe(1);
+  } finally {
+    await new Promise((resolve) => receiver.close(resolve));
+  }
 });
 
 test('every role passes `promtool check metrics`, with the default process metrics (event loop, heap, RSS)', async () => {
