@@ -83,6 +83,16 @@ function logFiles(name) {
   };
 }
 
+/**
+ * One port per process of a multi-instance app: pm2's `increment_var` gives instance i the port
+ * base + i. Port 0 (a free port each) stays 0 for every instance.
+ */
+function consecutivePorts(name, fallback) {
+  const raw = process.env[name] || fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) > 65535) throw new Error(`${name}: must be a port, got ${raw}`);
+  return Number(raw) === 0 ? { env: { [name]: '0' } } : { env: { [name]: raw }, increment_var: name };
+}
+
 function dev() {
   return [
     { ...service('connector'), name: 'herald-connector' },
@@ -106,9 +116,17 @@ function production() {
       env: { HERALD_CONNECTOR_PORT: String(basePort === 0 ? 0 : basePort + i) },
     })),
     // Cluster mode: the pm2 master accepts on HERALD_LOGIC_PORT and hands connections round-robin to
-    // the stateless logic processes.
-    { ...service('logic'), name: 'herald-logic', exec_mode: 'cluster', instances: count('HERALD_LOGIC_INSTANCES', 2) },
-    { ...service('worker'), name: 'herald-worker', instances: count('HERALD_WORKERS', 1) },
+    // the stateless logic processes. Each process serves /metrics on a port of its own
+    // (HERALD_LOGIC_METRICS_PORT, consecutive from 10010), which Prometheus scrapes one by one.
+    {
+      ...service('logic'),
+      name: 'herald-logic',
+      exec_mode: 'cluster',
+      instances: count('HERALD_LOGIC_INSTANCES', 2),
+      ...consecutivePorts('HERALD_LOGIC_METRICS_PORT', '10010'),
+    },
+    // Each worker's /health and /metrics listener: consecutive ports from HERALD_WORKER_PORT (10003).
+    { ...service('worker'), name: 'herald-worker', instances: count('HERALD_WORKERS', 1), ...consecutivePorts('HERALD_WORKER_PORT', '10003') },
   ];
   return apps.map((app) => ({ ...app, ...logFiles(app.name) }));
 }

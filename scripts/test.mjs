@@ -1,12 +1,14 @@
 // `npm test [-- <jest arguments>]`: install when needed, build, type-check the tests, make sure a
 // redis-server >= 6.2 exists for the tests to start (its path goes to them in HERALD_REDIS_SERVER)
-// and an nginx for the deployment test (HERALD_NGINX), then run jest and exit with its exit code.
+// an nginx for the deployment test (HERALD_NGINX) and promtool for the metrics test (HERALD_PROMTOOL),
+// then run jest and exit with its exit code.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, signalRunning } from './ensure-install.mjs';
 import { ensureNginx } from './nginx.mjs';
+import { ensurePromtool } from './promtool.mjs';
 import { prepareTests } from './test-setup.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,6 +26,12 @@ try {
     env.HERALD_NGINX = await ensureNginx({ log: say });
   } catch (error) {
     say(`${error.message} (tests/deploy-nginx.test.ts will fail)`);
+  }
+  // tests/metrics.test.ts checks each role's /metrics with `promtool check metrics`.
+  try {
+    env.HERALD_PROMTOOL = await ensurePromtool({ log: say });
+  } catch (error) {
+    say(`${error.message} (tests/metrics.test.ts will fail)`);
   }
   // Jest also writes its results as JSON, from which the run ends with one plain summary line
   // ("N passed, N failed") that any CI can read.

@@ -139,6 +139,9 @@ beforeAll(async () => {
     HERALD_LOGIC_PORT: String(logicPort),
     HERALD_LOGIC_INSTANCES: String(LOGIC),
     HERALD_WORKERS: String(WORKERS),
+    // The per-process metrics ports (workers, logic in cluster mode): free ones, not 10003 / 10010.
+    HERALD_WORKER_PORT: '0',
+    HERALD_LOGIC_METRICS_PORT: '0',
     HERALD_REDIS_URL: redis.url,
     HERALD_ADMIN_PASSWORD: 'deploy-admin-password',
     HERALD_OFFLINE_DELAY_MS: '1000',
@@ -191,6 +194,22 @@ test('nginx -t accepts deploy/nginx/herald.conf as rendered for the topology, an
   // Rendered without any HERALD_* variable: exactly the template (its ports are the defaults).
   const defaults = renderNginxConf(cleanEnv());
   expect(defaults).toBe(readFileSync(join(__dirname, '..', 'deploy', 'nginx', 'herald.conf'), 'utf8'));
+});
+
+test('metrics stay private: nginx answers /push/metrics and /push-logic/metrics with 404; each worker serves its own on its port', async () => {
+  for (const path of ['/push/metrics', '/push-logic/metrics', '/push//metrics', '/push-logic/metrics?x=1']) {
+    const response = await fetch(`http://127.0.0.1:${nginx!.port}${path}`);
+    expect({ path, status: response.status, body: await response.text() }).toEqual({ path, status: 404, body: expect.not.stringContaining('herald_') });
+  }
+  // Each pm2 worker logged the port of its /health and /metrics listener with `ready`.
+  const lines = readFileSync(join(dir!, 'logs', 'herald-worker.out.log'), 'utf8').split('\n').filter((l) => l.includes('"msg":"ready"'));
+  const ports = [...new Set(lines.map((l) => JSON.parse(l).port as number))];
+  expect(ports).toHaveLength(WORKERS);
+  for (const port of ports) {
+    const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toContain('herald_queue_jobs{queue="offline",state="waiting"}');
+  }
 });
 
 test('websocket and polling-only clients connect through nginx, get a push from /push-logic/, ack it, and the report counts every ack', async () => {

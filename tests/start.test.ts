@@ -50,6 +50,8 @@ async function start(extraEnv: Record<string, string>): Promise<Stack> {
       HERALD_HOME: home,
       HERALD_CONNECTOR_PORT: String(connectorPort),
       HERALD_LOGIC_PORT: String(logicPort),
+      // Not the default 10003: two stacks on one machine must not fight over the worker's port.
+      HERALD_WORKER_PORT: '0',
       HERALD_LOG_LEVEL: 'info',
       ...extraEnv,
     },

@@ -15,6 +15,8 @@ export interface Variable<T> {
   readonly doc: string;
   /** `undefined` means required. */
   readonly default: T | undefined;
+  /** Roles for which a required variable may be unset (then the field is `undefined`). */
+  readonly optionalFor?: readonly Role[];
   /** How the default reads in docs/config.md. */
   readonly defaultText: string;
   /** Turns the raw text into a value; throws a reason string when the text is wrong. */
@@ -76,8 +78,8 @@ export const VARIABLES = {
   },
   bind: {
     env: 'HERALD_BIND',
-    roles: ['connector', 'logic'],
-    doc: 'Address the HTTP and socket.io servers listen on.',
+    roles: ALL,
+    doc: "Address the HTTP and socket.io servers listen on (the worker's `/health` and `/metrics` listener too).",
     default: '127.0.0.1',
     defaultText: '`127.0.0.1`',
     parse: (raw: string) => (/^[0-9A-Za-z.:\-]+$/.test(raw) ? raw : fail(`is not an address, got "${raw}"`)),
@@ -108,7 +110,7 @@ export const VARIABLES = {
   },
   adminName: {
     env: 'HERALD_ADMIN_NAME',
-    roles: ['logic'],
+    roles: ALL,
     doc: 'User name of the `/api/admin/*` Basic credentials.',
     default: 'admin',
     defaultText: '`admin`',
@@ -116,10 +118,11 @@ export const VARIABLES = {
   },
   adminPassword: {
     env: 'HERALD_ADMIN_PASSWORD',
-    roles: ['logic'],
-    doc: 'Password of the `/api/admin/*` Basic credentials. Required; `npm start` generates one into `.herald/admin-password` when unset and prints it.',
+    roles: ALL,
+    doc: 'Password of the `/api/admin/*` Basic credentials. Required by logic, and by every role when `HERALD_METRICS_AUTH=admin`; `npm start` generates one into `.herald/admin-password` when unset and prints it.',
     default: undefined,
-    defaultText: 'required (`npm start` generates one)',
+    optionalFor: ['connector', 'worker'],
+    defaultText: 'required by logic (`npm start` generates one)',
     parse: (raw: string) => (raw.length >= 8 && raw.length <= 256 ? raw : fail('must be 8 to 256 characters long')),
   },
   offlineDelayMs: {
@@ -300,14 +303,55 @@ export const VARIABLES = {
     defaultText: '`100`',
     parse: integer(1, 1000),
   },
+  metrics: {
+    env: 'HERALD_METRICS',
+    roles: ALL,
+    doc: 'Prometheus metrics (docs/metrics.md): `on` counts and serves `/metrics`; `off` counts nothing and answers `/metrics` with 404 (to measure what metrics cost).',
+    default: 'on' as 'on' | 'off',
+    defaultText: '`on`',
+    parse: oneOf('on', 'off'),
+  },
+  metricsAuth: {
+    env: 'HERALD_METRICS_AUTH',
+    roles: ALL,
+    doc: '`/metrics` protection: `none` answers anyone who reaches the port (keep the ports private: HERALD_BIND, a firewall; the nginx of deploy/ never forwards `/metrics`); `admin` asks for Basic auth with HERALD_ADMIN_NAME / HERALD_ADMIN_PASSWORD, which every role then needs.',
+    default: 'none' as 'none' | 'admin',
+    defaultText: '`none`',
+    parse: oneOf('none', 'admin'),
+  },
+  metricsNamespaceLabels: {
+    env: 'HERALD_METRICS_NAMESPACE_LABELS',
+    roles: ALL,
+    doc: 'How many namespaces one process labels by name in its per-namespace series; the ones seen after that count under `namespace="other"`, so a flood of namespaces cannot blow up the series. `0` labels none.',
+    default: 100,
+    defaultText: '`100`',
+    parse: integer(0, 10_000),
+  },
+  workerPort: {
+    env: 'HERALD_WORKER_PORT',
+    roles: ['worker'],
+    doc: "The worker's HTTP port: `/health` (answers `hello`) and `/metrics`. `0` picks a free port (logged on start). Several workers on one host need one port each (ecosystem.config.js gives consecutive ports).",
+    default: 10003,
+    defaultText: '`10003`',
+    parse: port,
+  },
+  logicMetricsPort: {
+    env: 'HERALD_LOGIC_METRICS_PORT',
+    roles: ['logic'],
+    doc: "A port of logic's own that serves `/metrics` and `/health` only. Logic's REST port already serves `/metrics`, but in pm2 cluster mode its processes share that port and a scrape reaches any one of them: each process needs a port of its own (ecosystem.config.js production gives consecutive ports from 10010). Unset: no extra listener; `0`: a free port.",
+    default: null as number | null,
+    defaultText: 'unset',
+    parse: port,
+  },
 } as const satisfies Record<string, Variable<unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;
 type ValueOf<K extends VariableName> = (typeof VARIABLES)[K] extends Variable<infer T> ? T : never;
 
 /** Variables each role reads (derived from the table, so docs and checks cannot drift). */
+type OptionalRoles<K extends VariableName> = (typeof VARIABLES)[K] extends { readonly optionalFor: readonly (infer O)[] } ? O : never;
 type RoleVars<R extends Role> = {
-  [K in VariableName as R extends (typeof VARIABLES)[K]['roles'][number] ? K : never]: ValueOf<K>;
+  [K in VariableName as R extends (typeof VARIABLES)[K]['roles'][number] ? K : never]: R extends OptionalRoles<K> ? ValueOf<K> | undefined : ValueOf<K>;
 };
 
 export type ConnectorConfig = Readonly<RoleVars<'connector'>>;
@@ -329,6 +373,7 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv): Con
     if (!variable.roles.includes(role)) continue;
     const raw = env[variable.env];
     if (raw === undefined || raw === '') {
+      if (variable.default === undefined && variable.optionalFor?.includes(role)) continue;
       if (variable.default === undefined) throw new ConfigError(variable.env, 'is required');
       out[key] = variable.default;
       continue;
@@ -339,6 +384,10 @@ export function loadConfig<R extends Role>(role: R, env: NodeJS.ProcessEnv): Con
       if (typeof reason !== 'string') throw reason;
       throw new ConfigError(variable.env, reason);
     }
+  }
+  // Metrics behind the admin credentials need them on every role, not only on logic.
+  if (out['metricsAuth'] === 'admin' && out['adminPassword'] === undefined) {
+    throw new ConfigError(VARIABLES.adminPassword.env, 'is required when HERALD_METRICS_AUTH=admin');
   }
   return Object.freeze(out) as unknown as ConfigByRole[R];
 }

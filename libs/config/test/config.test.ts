@@ -82,6 +82,33 @@ describe('parseRedisTarget', () => {
   });
 });
 
+describe('metrics settings', () => {
+  test('defaults: on, no auth, 100 namespace labels, the worker on 10003, no logic metrics port; the admin password optional outside logic', () => {
+    const worker = loadConfig('worker', {});
+    expect(worker).toMatchObject({ metrics: 'on', metricsAuth: 'none', metricsNamespaceLabels: 100, workerPort: 10003, bind: '127.0.0.1', adminName: 'admin' });
+    expect(worker.adminPassword).toBeUndefined();
+    expect(loadConfig('logic', ADMIN)).toMatchObject({ logicMetricsPort: null, adminPassword: 'long-enough' });
+    expect(refusal('logic', {})).toBe('HERALD_ADMIN_PASSWORD: is required');
+  });
+
+  test('HERALD_METRICS_AUTH=admin needs the admin password on every role', () => {
+    for (const role of ['connector', 'worker'] as const) {
+      expect(refusal(role, { HERALD_METRICS_AUTH: 'admin' })).toBe('HERALD_ADMIN_PASSWORD: is required when HERALD_METRICS_AUTH=admin');
+      expect(loadConfig(role, { HERALD_METRICS_AUTH: 'admin', ...ADMIN })).toMatchObject({ metricsAuth: 'admin', adminPassword: 'long-enough' });
+    }
+  });
+
+  test.each([
+    ['worker', { HERALD_METRICS: 'yes' }, 'HERALD_METRICS: must be one of on, off, got "yes"'],
+    ['logic', { ...ADMIN, HERALD_METRICS_AUTH: 'basic' }, 'HERALD_METRICS_AUTH: must be one of none, admin, got "basic"'],
+    ['connector', { HERALD_METRICS_NAMESPACE_LABELS: '-1' }, 'HERALD_METRICS_NAMESPACE_LABELS: must be between 0 and 10000, got -1'],
+    ['worker', { HERALD_WORKER_PORT: '70000' }, 'HERALD_WORKER_PORT: must be between 0 and 65535, got 70000'],
+    ['logic', { ...ADMIN, HERALD_LOGIC_METRICS_PORT: 'x' }, 'HERALD_LOGIC_METRICS_PORT: must be an integer, got "x"'],
+  ] as const)('%s %j is refused: %s', (role, env, message) => {
+    expect(refusal(role, env)).toBe(message);
+  });
+});
+
 test('docs/config.md is generated from the variable table (npm run docs:config)', () => {
   const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'config.md'), 'utf8');
   expect(doc).toBe(renderConfigDoc());

@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import { Errors, HeraldError, publicPushData, type PushEnvelope, type PushRequest } from '@herald/protocol';
 import type { OfflineQueue } from '@herald/queues';
 import { MessageStore, Scripts, pipelineBySlot, type AcceptOptions, type Keys, type PushToAccept, type RedisClient } from '@herald/store';
@@ -112,6 +113,7 @@ export class PushService {
       }
       case 'accepted': {
         const accepted = outcome.pushes;
+        for (let i = 0; i < accepted.length; i++) metrics.pushAccepted(namespace);
         await Promise.all(
           accepted.map((push, i) => (requests[i]!.leaveMessage ? this.offline.schedule({ namespace, id: push.id }, this.options.offlineDelayMs) : undefined)),
         );

@@ -16,7 +16,7 @@ export interface LogLine {
 export interface ServiceProcess {
   readonly role: Role;
   readonly child: ChildProcess;
-  /** The port it listens on (connector, logic); 0 for the worker. */
+  /** The port it listens on (connector, logic; the worker's `/health` and `/metrics` port). */
   readonly port: number;
   /** Every JSON log line so far; non-JSON output is kept in `raw`. */
   readonly logs: LogLine[];
@@ -42,7 +42,8 @@ export interface StartServiceOptions {
 export function startService(role: Role, options: StartServiceOptions): Promise<ServiceProcess> {
   const child = spawn(process.execPath, [resolve(REPO_ROOT, 'services', role, 'dist', 'main.js')], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', HERALD_LOG_LEVEL: 'info', ...options.env },
+    // A worker's HTTP port defaults to 10003: tests take a free one, so that stacks never collide.
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', HERALD_LOG_LEVEL: 'info', HERALD_WORKER_PORT: '0', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: LogLine[] = [];

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
+import { metrics, metricsOptions, serveMetrics } from '@herald/metrics';
 import { userRoom } from '@herald/protocol';
 import { ConnectorBus, PushService } from '@herald/push';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
@@ -37,6 +38,7 @@ import { bindPushProtocol } from './protocols/push/handlers';
 
 /** `/health` answers `hello` (seed HEAD); everything else that is not socket.io is 404. */
 function plainHttp(req: IncomingMessage, res: ServerResponse): void {
+  if (serveMetrics(metrics, req, res)) return;
   if (req.method === 'GET' && (req.url === '/health' || req.url?.startsWith('/health?'))) {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('hello');
     return;
@@ -70,6 +72,7 @@ export interface Connector extends Service {
  */
 export function buildConnector(config: ConnectorConfig, logger: Logger): Connector {
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  metrics.configure(metricsOptions('connector', config));
   const keys = Keys.of(config);
   const connections: [RedisClient, string][] = [];
   const connect = (purpose: string, maxRetriesPerRequest?: number | null, shardedSubscribers?: boolean): RedisClient => {
@@ -166,6 +169,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const replayInbox = async (socket: HeraldSocket): Promise<void> => {
     const { namespace, platform, clientId } = socket.data.identity;
     const messages = await inbox.pending(clientId, namespace);
+    metrics.inboxReplayed(messages.length);
     if (messages.length === 0 || !socket.connected) return;
     const offered = new Set(messages.map((m) => m.id));
     socket.emit('offlineMessage', messages, (ids?: unknown) => {
@@ -208,6 +212,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     });
   };
 
+  metrics.watchConnections(() => io._nsps.values());
   const parent = io.of(/^\/.+$/);
   parent.use(gate.middleware);
   parent.on('connection', onConnection);

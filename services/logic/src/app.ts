@@ -1,5 +1,6 @@
 import type { LogicConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
+import { metrics, metricsOptions } from '@herald/metrics';
 import { ConnectorBus, PushService } from '@herald/push';
 import { OfflineQueue } from '@herald/queues';
 import {
@@ -51,6 +52,7 @@ export const BODY_LIMIT = 256 * 1024;
  */
 export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const keys = Keys.of(config);
+  metrics.configure(metricsOptions('logic', config));
   const connections: RedisClient[] = [];
   /** `name` shows in Redis' CLIENT LIST. */
   const connect = (name: string, options: Omit<ConnectionOptions, 'name'> = {}): RedisClient => {
@@ -111,6 +113,11 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   });
 
   app.get('/health', async (_request, reply) => reply.type('text/plain').send('hello'));
+  // Prometheus (docs/metrics.md); HERALD_METRICS_AUTH decides who may read it.
+  app.get('/metrics', async (request, reply) => {
+    const answer = await metrics.scrape(request.headers.authorization);
+    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+  });
 
   void app.register(async (auth) => {
     auth.decorateRequest('namespace', undefined);

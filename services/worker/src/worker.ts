@@ -1,10 +1,13 @@
 import type { WorkerConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
+import { createMetricsServer, metrics, metricsOptions } from '@herald/metrics';
 import type { Service } from '@herald/runtime';
 import { describeRedisTarget } from '@herald/config';
-import { ApnsQueue, QUEUES, type ApnsJob, type OfflineJob, type WebhookJob, type WebhookResult } from '@herald/queues';
+import { ApnsQueue, OfflineQueue, QUEUES, WebhookQueue, type ApnsJob, type OfflineJob, type WebhookJob, type WebhookResult } from '@herald/queues';
 import { closeRedis, createRedis, InboxStore, Keys, MessageStore, NamespaceStore, RoomMembers, Scripts } from '@herald/store';
 import type { Worker } from 'bullmq';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { ApnsProcessor, type ApnsResult } from './apns/apns-processor';
 import type { ApnsSenderFactory } from './apns/apns-sender';
 import { createNodeApnSender } from './apns/node-apn-sender';
@@ -35,6 +38,7 @@ export function buildWorker(
   const redis = createRedis(config.redis, { name: 'herald-worker', maxRetriesPerRequest: null });
   redis.on('error', (err: Error) => logger.warn({ err: err.message }, 'redis connection error'));
   const keys = Keys.of(config);
+  metrics.configure(metricsOptions('worker', config));
 
   const webhookOptions = { ...WEBHOOK_DEFAULTS, ...options.webhooks };
   const webhooks = new WebhookProcessor({
@@ -66,6 +70,10 @@ export function buildWorker(
     defaultAlert: config.apnsDefaultAlert,
     logger: logger.child({ module: 'apns' }),
   });
+  // Queue depth for /metrics, read at scrape time; the worker's own HTTP listener serves it.
+  const depthQueues = [new OfflineQueue(redis, keys.queuePrefix()), new WebhookQueue(redis, keys.queuePrefix())];
+  metrics.watchQueues([apns.bull, ...depthQueues.map((q) => q.bull)]);
+  const http = createMetricsServer(metrics);
   const queueWorkers: QueueWorker[] = [
     createQueueWorker<ApnsJob, ApnsResult>(QUEUES.apns, apnsProcessor.process, config, logger, { concurrency: config.apnsConcurrency }),
     createQueueWorker<OfflineJob, OfflineResult>(QUEUES.offline, offline.process, config, logger, { concurrency: 8 }),
@@ -81,13 +89,19 @@ export function buildWorker(
       await apns.bull.waitUntilReady();
       await Promise.all(queueWorkers.map((q) => q.start()));
       logger.info({ redis: describeRedisTarget(config.redis), queues: queueWorkers.map((q) => q.bull.name) }, 'connected');
-      return undefined;
+      http.listen(config.workerPort, config.bind);
+      await once(http, 'listening');
+      const port = (http.address() as AddressInfo).port;
+      logger.info({ port, bind: config.bind }, 'listening');
+      return port;
     },
     async close() {
+      if (http.listening) await new Promise<void>((resolve) => http.close(() => resolve()));
       // Let running jobs finish (BullMQ `close()` waits for them) before the shared connection goes.
       await Promise.all(queueWorkers.map((q) => q.close()));
       await apnsProcessor.close();
       await apns.close();
+      await Promise.all(depthQueues.map((q) => q.close()));
       await closeRedis(redis);
     },
   };

@@ -33,6 +33,7 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   mock = await startApnsMock({ topics: [TOPIC] });
   const config = loadConfig('worker', {
+    HERALD_WORKER_PORT: '0',
     HERALD_REDIS_URL: server.url,
     HERALD_REDIS_PREFIX: PREFIX,
     HERALD_LOG_LEVEL: 'silent',

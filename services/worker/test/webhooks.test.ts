@@ -31,7 +31,7 @@ let events: QueueEvents;
 const logLines: string[] = [];
 
 const workerConfig = (prefix: string) =>
-  loadConfig('worker', { HERALD_REDIS_URL: server.url, HERALD_LOG_LEVEL: 'debug', HERALD_REDIS_PREFIX: prefix });
+  loadConfig('worker', { HERALD_WORKER_PORT: '0', HERALD_REDIS_URL: server.url, HERALD_LOG_LEVEL: 'debug', HERALD_REDIS_PREFIX: prefix });
 const capturingLogger = () =>
   createLogger('worker', 'debug', {
     hooks: {

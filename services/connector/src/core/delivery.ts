@@ -1,3 +1,4 @@
+import { metrics } from '@herald/metrics';
 import type { PushEnvelope } from '@herald/protocol';
 import type { ReportBatcher } from './report-batcher';
 import { adapterRoom, clientRoom, type HeraldNamespace } from './socket-data';
@@ -22,5 +23,6 @@ export function deliver(nsp: HeraldNamespace, envelope: PushEnvelope, reports: R
   if (count === 0) return 0;
   operator.emit('push', message);
   reports.delivered(nsp.name, message.id, count);
+  metrics.delivered(nsp.name, message.id, message.sendDate, count);
   return count;
 }

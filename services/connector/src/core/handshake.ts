@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import { Errors, HeraldError } from '@herald/protocol';
 import type { NamespaceStore } from '@herald/store';
 import type { ExtendedError } from 'socket.io';
@@ -45,6 +46,7 @@ export class HandshakeGate {
     this.admit(socket).then(
       () => {
         this.done(socket.nsp, false);
+        metrics.handshake(name, 'ok');
         next();
       },
       (error: unknown) => {
@@ -56,6 +58,7 @@ export class HandshakeGate {
         if (socket.conn.protocol !== 3) refusal.data = { code: herald.code };
         next(refusal);
         this.done(socket.nsp, true);
+        metrics.handshake(name, herald.code);
       },
     );
   };

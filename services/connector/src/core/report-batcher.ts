@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import type { Platform } from '@herald/protocol';
 import type { InboxStore, Keys, Scripts } from '@herald/store';
 
@@ -59,6 +60,7 @@ export class ReportBatcher {
   /** A client acknowledged message `id`. */
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
     this.add(namespace, { id, kind: 'a', value: clientId, platform });
+    metrics.acked(namespace, id);
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
     ids.push(id);
@@ -74,6 +76,7 @@ export class ReportBatcher {
     if (!list) this.pending.set(namespace, (list = []));
     list.push(update);
     this.size++;
+    metrics.reportQueued();
     if (this.size > this.maxPending) {
       list.shift();
       this.size--;
@@ -93,6 +96,7 @@ export class ReportBatcher {
     this.pending = new Map();
     this.inboxAcks = new Map();
     this.size = 0;
+    metrics.reportFlushStarted();
     this.flushing = Promise.all([this.write(batches), this.clearInboxes(inboxAcks)]).then(
       () => undefined,
       () => undefined,
@@ -113,6 +117,7 @@ export class ReportBatcher {
         }
         try {
           await this.scripts.reportApply(keys, args);
+          metrics.reportApplied(chunk.length);
         } catch (error) {
           this.logger.warn({ err: error, namespace, updates: updates.length - start }, 'report write failed; retrying in 1 s');
           // Back off instead of retrying at the batching pace while Redis is away.

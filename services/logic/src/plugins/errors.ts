@@ -1,3 +1,4 @@
+import { metrics } from '@herald/metrics';
 import { Errors, HeraldError, type CatalogueEntry } from '@herald/protocol';
 import type { FastifyError, FastifyInstance } from 'fastify';
 
@@ -45,6 +46,7 @@ export function errorsPlugin(app: FastifyInstance): void {
       request.log.error({ err: error }, 'unexpected error');
       herald = new HeraldError(Errors.INTERNAL);
     }
+    if (request.routeOptions.url === '/api/auth/push') metrics.pushRefused(request.namespace?.key, herald.code);
     return reply.status(herald.status).send(herald.toBody());
   });
 

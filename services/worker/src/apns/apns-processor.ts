@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import type { ApnsJob } from '@herald/queues';
 import type { ApnsSettings, Keys, MessageReport, MessageStore, NamespaceStore, RedisClient, Scripts } from '@herald/store';
 import { pipelineBySlot } from '@herald/store';
@@ -116,17 +117,20 @@ export class ApnsProcessor {
         record[clientId] = 'ok';
         count('apnsCount');
         count('apnsSuccessCount');
+        metrics.apnsSent(namespace, 'ok');
         continue;
       }
       if (result.ok) continue;
       if (verdict === 'retry' && !lastAttempt) {
         retry++;
+        metrics.apnsSent(namespace, 'retry', failureKind(result));
         if (result.status === 403 || result.status === undefined || REBUILD.has(result.reason)) rebuild = true;
         continue;
       }
       record[clientId] = `${result.status ?? 'no answer'} ${result.reason}`.slice(0, 200);
       count('apnsCount');
       count(`apnsFailed:${failureKind(result)}`);
+      metrics.apnsSent(namespace, 'failed', failureKind(result));
       if (DROP_TOKEN.has(result.reason)) {
         const since = result.status === 410 ? (result.timestamp ?? 0) : 0;
         await this.deps.scripts.clientTokenDrop(keys.client(clientId), result.token, since);

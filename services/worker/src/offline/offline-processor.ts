@@ -1,4 +1,5 @@
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import { PLATFORMS, isPlatform, type Platform } from '@herald/protocol';
 import { APNS_BATCH, type ApnsQueue, type OfflineJob } from '@herald/queues';
 import type { InboxStore, Keys, MessageStore, RedisClient, RoomMembers } from '@herald/store';
@@ -43,7 +44,10 @@ export class OfflineProcessor {
     const { redis, keys, messages, members, inbox, apns } = this.deps;
     const report = await messages.report(namespace, id);
     const ttlMs = await redis.pttl(keys.message(namespace, id));
-    if (!report || ttlMs <= 0) return { outcome: 'expired', inboxed: 0, apnsDevices: 0 };
+    if (!report || ttlMs <= 0) {
+      metrics.offlineStep(namespace, 'expired');
+      return { outcome: 'expired', inboxed: 0, apnsDevices: 0 };
+    }
 
     const inboxPlatforms = await this.inboxPlatforms(namespace);
     let inboxed = 0;
@@ -89,6 +93,7 @@ export class OfflineProcessor {
     await flush(true);
     await messages.updateReport(namespace, id, {}, { offline: `inbox:${inboxed} apns:${apnsDevices}` });
     this.deps.logger.debug({ namespace, id, inboxed, apnsDevices }, 'offline step done');
+    metrics.offlineStep(namespace, 'done', inboxed);
     return { outcome: 'done', inboxed, apnsDevices };
   };
 

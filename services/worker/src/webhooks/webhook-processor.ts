@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '@herald/log';
+import { metrics } from '@herald/metrics';
 import { pushDeadLetter, type DisconnectWebhookJob, type WebhookJob, type WebhookResult } from '@herald/queues';
 import type { NamespaceStore, RedisClient } from '@herald/store';
 import { parseCallbackUrl, sendWebhook, WebhookDeliveryError } from './webhook-sender';
@@ -49,6 +50,7 @@ export class WebhookProcessor {
     try {
       const result = await this.run(job.data);
       this.log.debug({ ...context, ...result }, 'webhook done');
+      metrics.webhook(job.data.namespace, job.data.kind, result.outcome);
       return result;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
@@ -58,8 +60,10 @@ export class WebhookProcessor {
       if (permanent || attempt >= (job.opts.attempts ?? 1)) {
         this.log.error({ ...context, status, reason }, 'webhook failed for good');
         await this.bury(job, reason, attempt);
+        metrics.webhook(job.data.namespace, job.data.kind, 'failed');
       } else {
         this.log.warn({ ...context, status, reason }, 'webhook attempt failed, will retry');
+        metrics.webhook(job.data.namespace, job.data.kind, 'retry');
       }
       throw error;
     }
@@ -110,6 +114,7 @@ export class WebhookProcessor {
         at: Date.now(),
         jobId: job.id ?? '',
       });
+      metrics.deadLetter(namespace, kind);
       if (job.data.cookie !== undefined) {
         const { cookie: _dropped, ...rest } = job.data;
         await job.updateData(rest);
