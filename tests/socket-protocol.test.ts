@@ -246,6 +246,28 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     });
   });
 
+  test('a client push while its namespace is offline:on is refused like the REST push, and nothing is sent', async () => {
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/paused', auth_passwd: 'pw' } })).status).toBe(200);
+    const sender = await client(0, { uuid: 'q1' }, '/paused');
+    const peer = await client(1, { uuid: 'q2' }, '/paused');
+    await emitWithAck(sender.socket, 'joinRoom', 'quiet');
+    await emitWithAck(peer.socket, 'joinRoom', 'quiet');
+    // The stored switch without its notice: the state a socket is in during the watch's drop delay
+    // (or after a lost notice). The watch does not drop these sockets, the push handler must refuse.
+    await redis.hset(keys.namespace('/paused'), 'offline', 'on');
+    const send = (data: unknown) => new Promise<any>((r) => sender.socket.emit('push', data, r));
+    expect(await send({ room: 'quiet', pushData: { n: 1 } })).toEqual({ status: 400, msg: 'this namespace offline' });
+    const rest = await stack.api('/api/auth/push', { auth: basic('/paused', 'pw'), body: { room: 'quiet', pushData: {} } });
+    expect(rest).toEqual({ status: 400, body: { code: 'NAMESPACE_OFFLINE', msg: 'this namespace offline' } });
+    // Back on: the next push (not rate-limited, the refused one did not count) is the only one the peer gets.
+    await redis.hset(keys.namespace('/paused'), 'offline', 'off');
+    const got = nextEvent<any>(peer, 'push');
+    const sent = await send({ room: 'quiet', pushData: { n: 2 } });
+    expect(sent).toEqual({ status: 200, msg: 'ok', id: expect.any(Number) });
+    expect(await got).toMatchObject({ id: sent.id, pushData: { n: 2 } });
+    expect(peer.events.filter((e) => e.event === 'push').map((e) => (e.args[0] as any).pushData)).toEqual([{ n: 2 }]);
+  });
+
   test('REST transfer moves online sockets on every connector, with a notice only when membership changes', async () => {
     const a = await client(0, { uuid: 't1' });
     const b = await client(1, { uuid: 't2' });

@@ -179,7 +179,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     const log = logger.child({ clientId: identity.clientId });
     void socket.join(clientRoom(identity.clientId));
     bindPushProtocol(socket, { rooms, reports, logger: log, serial });
-    bindClientEvents(socket, { clients, push, pushIntervalMs: config.clientPushIntervalMs, logger: log });
+    bindClientEvents(socket, { clients, push, namespaces, pushIntervalMs: config.clientPushIntervalMs, logger: log });
     socket.on('disconnect', (reason) => {
       log.debug({ reason }, 'disconnected');
       const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');
