@@ -91,6 +91,32 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     });
   });
 
+  test("a reconnect on another connector before the old socket's clean-up ran stays online in its rooms", async () => {
+    const stalled = await stack.startConnector();
+    const first = await use.connect(stalled.port, '/demo', { uuid: 'late', userid: 'lateuser' });
+    opened.push(first);
+    expect(await emitWithAck(first.socket, 'joinRoom', 'lr')).toEqual({ status: 200, msg: 'ok' });
+    // The old connector stops answering (a stalled event loop, a paused VM): the eviction request
+    // times out, the newcomer is recorded and re-joins its rooms, and the old socket is still there.
+    stalled.child.kill('SIGSTOP');
+    const second = await client(1, { uuid: 'late', userid: 'lateuser' });
+    const cid = '/demo#lateuser#web-late';
+    expect(await redis.smembers(keys.roomOnline('/demo', 'lr'))).toEqual([cid]);
+    // It wakes up, handles the eviction and cleans up its old socket — after the newcomer joined.
+    const gone = nextEvent(first, 'disconnect');
+    stalled.child.kill('SIGCONT');
+    await gone;
+    // A graceful stop waits for every pending clean-up: once it exited, the old socket's is done.
+    await stalled.stop('SIGTERM');
+    expect(await redis.smembers(keys.roomOnline('/demo', 'lr'))).toEqual([cid]);
+    expect(await redis.smembers(keys.roomOnline('/demo', 'user_lateuser'))).toEqual([cid]);
+    expect(await redis.hget(keys.roomOnlineUsers('/demo', 'lr'), 'lateuser')).toBe('1');
+    const received = nextEvent(second, 'push');
+    const push = await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'lr', pushData: { n: 1 } } });
+    expect(push.body.expectAckCount).toBe(1);
+    expect(await received).toMatchObject({ room: 'lr', pushData: { n: 1 } });
+  });
+
   describe('duplicate clientId (reject)', () => {
     test('the newcomer is refused with "socket.id conflict" while the first is connected anywhere', async () => {
       const strict = await stack.startConnector({ HERALD_DUPLICATE_CLIENT: 'reject' });

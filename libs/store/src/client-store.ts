@@ -73,7 +73,15 @@ export class ClientStore {
     reason: DisconnectReason,
   ): Promise<boolean> {
     const updated = await this.scripts.clientDisconnect(this.keys.client(clientId), connection.sid, Date.now(), reason);
-    await this.redis.srem(this.keys.connectorClients(connection.connector), clientId);
+    const connectorClients = this.keys.connectorClients(connection.connector);
+    await this.redis.srem(connectorClients, clientId);
+    // A newer connection of the client on the same connector must stay listed there, or the reaper
+    // would never clean it up if this connector died. It writes its record, then adds itself to
+    // the set; this removes, then reads the record: in every interleaving one of the two re-adds it.
+    if (updated === 0) {
+      const [sid, connector] = await this.redis.hmget(this.keys.client(clientId), 'sid', 'connector');
+      if (sid && sid !== connection.sid && connector === connection.connector) await this.redis.sadd(connectorClients, clientId);
+    }
     // Only the current connection's end takes the client offline in the namespace.
     if (updated === 1) await this.presence(connection.namespace, clientId, connection.userid, 'off');
     return updated === 1;

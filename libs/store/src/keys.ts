@@ -133,6 +133,14 @@ export class Keys {
     return `${this.roomTag(nsp, room)}:on-users`;
   }
 
+  /**
+   * hash clientId → the connection (socket id) that made it online in the room: a disconnect's
+   * clean-up only takes the client offline when it is still that connection's (room-offline-4.lua).
+   */
+  roomOnlineConnections(nsp: string, room: string): string {
+    return `${this.roomTag(nsp, room)}:on-sid`;
+  }
+
   /** set of every clientId that joined the room and did not leave it (offline delivery targets). */
   roomMembers(nsp: string, room: string): string {
     return `${this.roomTag(nsp, room)}:all`;

@@ -28,7 +28,7 @@ test('after a Redis outage a connector reaps nobody before the others had time t
   const cid = '/n#u#web-x';
   await registry.beat('B');
   await clients.connected(cid, { namespace: '/n', userid: 'u', uuid: 'x', platform: 'web', sid: 's1', connector: 'B' });
-  await rooms.join('/n', 'r', { clientId: cid, userid: 'u', platform: 'web' });
+  await rooms.join('/n', 'r', { clientId: cid, userid: 'u', platform: 'web' }, 's1');
   await clients.addRoom(cid, 'r');
 
   const a = new Liveness('A', registry, clients, rooms, INTERVAL, createLogger('test', 'silent'));

@@ -376,15 +376,15 @@ describe('GET /api/admin/namespace/list', () => {
     const connect = async (userid: string, uuid: string, joined: string[]) => {
       const clientId = `/list-c#${userid}#web-${uuid}`;
       await clients.connected(clientId, { namespace: '/list-c', userid, uuid, platform: 'web', sid: uuid, connector: 'test' });
-      for (const room of [`user_${userid}`, ...joined]) await rooms.join('/list-c', room, { clientId, userid, platform: 'web' });
+      for (const room of [`user_${userid}`, ...joined]) await rooms.join('/list-c', room, { clientId, userid, platform: 'web' }, uuid);
       return clientId;
     };
     await connect('u1', 'a', ['r1', 'r2']);
     await connect('u1', 'b', ['r1']);
     const gone = await connect('u2', 'c', ['r3']);
     // u2 leaves: r3 stays in the room index with nobody online, so it does not count.
-    await rooms.offline('/list-c', 'r3', { clientId: gone, userid: 'u2', platform: 'web' });
-    await rooms.offline('/list-c', 'user_u2', { clientId: gone, userid: 'u2', platform: 'web' });
+    await rooms.offline('/list-c', 'r3', { clientId: gone, userid: 'u2', platform: 'web' }, 'c');
+    await rooms.offline('/list-c', 'user_u2', { clientId: gone, userid: 'u2', platform: 'web' }, 'c');
     await clients.disconnected(gone, { namespace: '/list-c', userid: 'u2', sid: 'c', connector: 'test' }, 'network');
 
     const entries = (await list('key=list-&online=1')).list;

@@ -66,7 +66,7 @@ export class Liveness {
           const namespace = record['namespace']!;
           const rooms = [userRoom(record['userid']!), ...(await this.clients.memberRooms(clientId))];
           const client = { clientId, userid: record['userid']!, platform: record['platform'] };
-          for (const room of rooms) await this.rooms.offline(namespace, room, client);
+          for (const room of rooms) await this.rooms.offline(namespace, room, client, record['sid']);
           await this.clients.disconnected(clientId, { namespace, userid: record['userid']!, sid: record['sid'], connector: dead }, 'connector lost');
           count++;
         }

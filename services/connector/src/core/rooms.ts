@@ -29,7 +29,7 @@ export class Rooms {
 
   async join(socket: HeraldSocket, room: string): Promise<void> {
     const { namespace, clientId } = socket.data.identity;
-    await this.store.join(namespace, room, socket.data.identity);
+    await this.store.join(namespace, room, socket.data.identity, socket.id);
     // User rooms follow the userid of each connection; only chosen rooms persist.
     if (!room.startsWith(USER_ROOM_PREFIX)) await this.clients.addRoom(clientId, room);
     const fresh = !socket.data.rooms.has(room);
@@ -51,7 +51,7 @@ export class Rooms {
   async disconnected(socket: HeraldSocket, reason: DisconnectReason): Promise<void> {
     const { namespace, clientId } = socket.data.identity;
     const rooms = [...socket.data.rooms];
-    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, socket.data.identity)));
+    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, socket.data.identity, socket.id)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.warn({ clientId, failed }, 'could not mark client offline in some rooms');
     for (const room of rooms) this.announce(socket, 'peopleLeave', room, true);
