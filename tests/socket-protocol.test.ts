@@ -397,6 +397,30 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     expect(back.ok.clientId).toBe('/other#o3#web-o3');
   });
 
+  test('a connector paused past the heartbeat threshold is reaped; when it resumes it drops its sockets, which come back online', async () => {
+    const paused = await stack.startConnector();
+    const c = await use.connect(paused.port, '/demo', { uuid: 'z1' });
+    opened.push(c);
+    await emitWithAck(c.socket, 'joinRoom', 'pause');
+    const cid = '/demo#z1#web-z1';
+    paused.child.kill('SIGSTOP');
+    // Silent for three heartbeats: another connector reaps it, and the client is offline.
+    await until(async () => ((await redis.hget(keys.client(cid), 'disconnect_reason')) === 'connector lost' ? true : undefined), 10_000);
+    expect(await redis.scard(keys.roomOnline('/demo', 'pause'))).toBe(0);
+    // It wakes up: its next beat tells it that it was reaped. Rather than keep a socket that Redis
+    // counts offline, it closes it; the client reconnects (here by hand: reconnection is off).
+    const dropped = nextEvent(c, 'disconnect');
+    paused.child.kill('SIGCONT');
+    expect(await dropped).toBe('transport close');
+    const back = await use.connect(paused.port, '/demo', { uuid: 'z1' });
+    opened.push(back);
+    expect(await redis.smembers(keys.roomOnline('/demo', 'pause'))).toEqual([cid]);
+    const connectorOf = await redis.hget(keys.client(cid), 'connector');
+    expect(await redis.sismember(keys.connectorClients(connectorOf!), cid)).toBe(1);
+    back.socket.close();
+    await paused.stop('SIGTERM');
+  });
+
   test('a SIGKILLed connector leaves nobody online once the reaper has run', async () => {
     const doomed = await stack.startConnector();
     const victims = await Promise.all(

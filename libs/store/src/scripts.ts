@@ -96,6 +96,18 @@ export class Scripts {
     return this.call('roomOffline', keys, [clientId, userid, connection], false) as Promise<number>;
   }
 
+  connectorBeat(registryKey: string, connectorId: string, beatBefore: boolean): Promise<[number, number]> {
+    return this.call('connectorRegistry', [registryKey], ['beat', connectorId, beatBefore ? '1' : ''], false) as Promise<[number, number]>;
+  }
+
+  connectorClaim(registryKey: string, silentMs: number, leaseMs: number, self: string): Promise<[string, string] | null> {
+    return this.call('connectorRegistry', [registryKey], ['claim', silentMs, leaseMs, self], false) as Promise<[string, string] | null>;
+  }
+
+  connectorLease(registryKey: string, connectorId: string, lease: string, action: 'renew' | 'release', leaseMs = 0): Promise<string | number> {
+    return this.call('connectorRegistry', [registryKey], [action, connectorId, lease, leaseMs], false) as Promise<string | number>;
+  }
+
   namespaceSave(namespaceKey: string, apnsChanges: string, maxItems: number, maxBytes: number, fields: readonly string[]): Promise<number> {
     return this.call('namespaceSave', [namespaceKey], [apnsChanges, maxItems, maxBytes, ...fields], false) as Promise<number>;
   }

@@ -209,6 +209,7 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     inboxAdd: (n) => PLATFORMS.map((p) => [keys.clientInbox(clientId(n, p))]),
     clientTokenDrop: (n) => [[keys.client(clientId(n, 'ios'))]],
     clientDisconnect: (n) => PLATFORMS.map((p) => [keys.client(clientId(n, p))]),
+    connectorRegistry: () => [[keys.connectors()]],
   };
 
   test('the table covers every script of libs/store/lua', () => {

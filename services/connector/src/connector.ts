@@ -138,7 +138,26 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
     logger.child({ module: 'handshake' }),
   );
-  const liveness = new Liveness(id, new ConnectorRegistry(redis, keys), clients, roomStore, config.heartbeatMs, logger.child({ module: 'liveness' }));
+  // Reaped while alive (its loop stalled past the threshold): its clients were marked offline while
+  // still connected here. Dropping them makes them reconnect and register again.
+  const dropAll = (): void => {
+    for (const nsp of io._nsps.values()) {
+      for (const socket of nsp.sockets.values()) {
+        socket.data.disconnectReason = 'connector lost';
+        // A transport close, not a disconnect packet: socket.io clients reconnect by themselves.
+        socket.conn.close();
+      }
+    }
+  };
+  const liveness = new Liveness(
+    id,
+    new ConnectorRegistry(redis, keys),
+    clients,
+    roomStore,
+    config.heartbeatMs,
+    logger.child({ module: 'liveness' }),
+    dropAll,
+  );
   const watch = new NamespaceWatch(io, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' }));
 
   let boundPort = 0;
