@@ -294,6 +294,36 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     expect(peer.events.filter((e) => e.event === 'push').map((e) => (e.args[0] as any).pushData)).toEqual([{ n: 2 }]);
   });
 
+  test("rooms per client are bounded by the namespace's max_client_rooms: a joinRoom or transfer past it is refused whole", async () => {
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/capped', auth_passwd: 'pw', max_client_rooms: 3 } })).status).toBe(200);
+    const c = await client(0, { uuid: 'm1', userid: 'mu' }, '/capped');
+    const cid = '/capped#mu#web-m1';
+    const rooms = async () => (await redis.smembers(keys.clientRooms(cid))).sort();
+    expect(await emitWithAck(c.socket, 'joinRoom', ['a', 'b'])).toEqual({ status: 200, msg: 'ok' });
+    // Two new rooms would make 4: neither is joined.
+    expect(await emitWithAck(c.socket, 'joinRoom', ['c', 'd'])).toEqual({ status: 400, msg: 'too many rooms for this client: at most 3' });
+    expect(await rooms()).toEqual(['a', 'b']);
+    for (const room of ['c', 'd']) {
+      expect(await redis.scard(keys.roomMembers('/capped', room))).toBe(0);
+      expect(await redis.scard(keys.roomOnline('/capped', room))).toBe(0);
+    }
+    // A room it is in already does not count twice; its user room never counts.
+    expect(await emitWithAck(c.socket, 'joinRoom', ['b', 'c', 'user_mu'])).toEqual({ status: 200, msg: 'ok' });
+    expect(await rooms()).toEqual(['a', 'b', 'c']);
+    // REST transfer into a fourth room: refused as a whole, nobody joins.
+    const other = await client(1, { uuid: 'm2' }, '/capped');
+    expect(await emitWithAck(other.socket, 'joinRoom', 'a')).toEqual({ status: 200, msg: 'ok' });
+    const transfer = await stack.api('/api/auth/transfer', { auth: basic('/capped', 'pw'), body: { sourceRooms: ['a'], targetRoom: 'e', type: 'join' } });
+    expect(transfer.status).toBe(400);
+    expect(transfer.body).toMatchObject({ code: 'CLIENT_ROOMS_LIMIT' });
+    expect(await redis.scard(keys.roomMembers('/capped', 'e'))).toBe(0);
+    expect(await redis.sismember(keys.clientRooms('/capped#m2#web-m2'), 'e')).toBe(0);
+    // Below the limit again, it may join.
+    expect(await emitWithAck(c.socket, 'leaveRoom', 'a')).toEqual({ status: 200, msg: 'ok' });
+    expect(await emitWithAck(c.socket, 'joinRoom', 'd')).toEqual({ status: 200, msg: 'ok' });
+    expect(await rooms()).toEqual(['b', 'c', 'd']);
+  });
+
   test('REST transfer moves online sockets on every connector, with a notice only when membership changes', async () => {
     const a = await client(0, { uuid: 't1' });
     const b = await client(1, { uuid: 't2' });

@@ -90,6 +90,10 @@ export const Errors = Object.freeze({
   NAMESPACE_EMPTY: entry('NAMESPACE_EMPTY', 'namespace can not be empty', 400),
   NAMESPACE_KEY_MISMATCH: entry('NAMESPACE_KEY_MISMATCH', 'key must be the namespace of the credentials', 400),
   APNS_LIST_TOO_LARGE: entry('APNS_LIST_TOO_LARGE', 'apns_list too large', 400),
+
+  // --- appended by later issues ---
+  /** A join (socket `joinRoom`, REST transfer) would take a client past its namespace's `max_client_rooms`; nothing joined. */
+  CLIENT_ROOMS_LIMIT: entry('CLIENT_ROOMS_LIMIT', 'too many rooms for this client', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

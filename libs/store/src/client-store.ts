@@ -92,6 +92,16 @@ export class ClientStore {
     return this.redis.smembers(this.keys.clientRooms(clientId));
   }
 
+  /** How many rooms the client is a member of (user rooms excluded), and which of `rooms` are among them. */
+  async roomsAmong(clientId: string, rooms: readonly string[]): Promise<{ count: number; members: boolean[] }> {
+    const key = this.keys.clientRooms(clientId);
+    const tx = this.redis.multi().scard(key);
+    if (rooms.length) tx.smismember(key, ...rooms);
+    const results = (await tx.exec()) as [Error | null, unknown][];
+    const flags = rooms.length ? (results[1]![1] as number[]) : [];
+    return { count: results[0]![1] as number, members: flags.map((f) => f === 1) };
+  }
+
   addRoom(clientId: string, room: string): Promise<number> {
     return this.redis.sadd(this.keys.clientRooms(clientId), room);
   }

@@ -12,6 +12,7 @@ import type { Service } from '@herald/runtime';
 import {
   ClientStore,
   ConnectorRegistry,
+  DEFAULT_MAX_CLIENT_ROOMS,
   InboxStore,
   Keys,
   NamespaceStore,
@@ -94,7 +95,16 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const namespaces = new NamespaceStore(redis, keys);
   const inbox = new InboxStore(redis, keys, scripts);
   const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }));
-  const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
+  const rooms = new Rooms(
+    roomStore,
+    clients,
+    {
+      activityBroadcast: config.roomActivityBroadcast,
+      connectorId: id,
+      maxClientRooms: async (namespace) => (await namespaces.settings(namespace))?.maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
+    },
+    logger.child({ module: 'rooms' }),
+  );
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
   const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));

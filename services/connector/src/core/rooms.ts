@@ -1,5 +1,5 @@
 import type { Logger } from '@herald/log';
-import { USER_ROOM_PREFIX } from '@herald/protocol';
+import { Errors, HeraldError, USER_ROOM_PREFIX } from '@herald/protocol';
 import type { ClientStore, DisconnectReason, RoomStore } from '@herald/store';
 import { adapterRoom, clientRoom, type HeraldSocket } from './socket-data';
 
@@ -8,6 +8,8 @@ export interface RoomsOptions {
   readonly activityBroadcast: boolean;
   /** This connector's id, recorded with each connection for the reaper. */
   readonly connectorId: string;
+  /** The namespace's `max_client_rooms` (read when a client asks to join rooms). */
+  readonly maxClientRooms: (namespace: string) => Promise<number>;
 }
 
 /**
@@ -26,6 +28,20 @@ export class Rooms {
     private readonly options: RoomsOptions,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * Refuses, as a whole, a list of rooms that would take the client past its namespace's
+   * `max_client_rooms` (user rooms do not count: Herald puts every client in its own).
+   * @throws HeraldError CLIENT_ROOMS_LIMIT
+   */
+  async admit(socket: HeraldSocket, rooms: readonly string[]): Promise<void> {
+    const { namespace, clientId } = socket.data.identity;
+    const chosen = rooms.filter((room) => !room.startsWith(USER_ROOM_PREFIX));
+    if (chosen.length === 0) return;
+    const [max, { count, members }] = await Promise.all([this.options.maxClientRooms(namespace), this.clients.roomsAmong(clientId, chosen)]);
+    const added = members.filter((member) => !member).length;
+    if (count + added > max) throw new HeraldError(Errors.CLIENT_ROOMS_LIMIT, `at most ${max}`);
+  }
 
   async join(socket: HeraldSocket, room: string): Promise<void> {
     const { namespace, clientId } = socket.data.identity;
