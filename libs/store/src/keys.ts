@@ -77,6 +77,19 @@ export class Keys {
     return `${this.nsTag(nsp)}:a:${id}:${platform}`;
   }
 
+  /**
+   * list of the clientIds the offline step of one message sends APNs to, in batch order: written
+   * once, complete, before any batch is enqueued, so that a re-run builds the same batches.
+   */
+  apnsAudience(nsp: string, id: number | string): string {
+    return `${this.nsTag(nsp)}:apns-aud:${id}`;
+  }
+
+  /** The audience list while the offline step builds it (renamed to apnsAudience when complete). */
+  apnsAudienceDraft(nsp: string, id: number | string): string {
+    return `${this.nsTag(nsp)}:apns-aud-draft:${id}`;
+  }
+
   /** hash clientId → APNs outcome of one message, per device ("why did this device get nothing"). */
   apnsOutcomes(nsp: string, id: number | string): string {
     return `${this.nsTag(nsp)}:apns:${id}`;
