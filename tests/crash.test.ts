@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Keys } from '@herald/store';
-import { startApnsMock, startRedis, startService, until, type ApnsMock, type ServiceProcess, type TestRedis } from '@herald/test-support';
+import { freePort, startApnsMock, startRedis, startService, until, type ApnsMock, type ServiceProcess, type TestRedis } from '@herald/test-support';
 import { basic } from './support/clients';
 import { ADMIN, ADMIN_PASSWORD } from './support/stack';
 
@@ -107,6 +107,41 @@ test('SIGKILL of the worker in the middle of a 1000-device APNs fan-out: every d
   // Only batches in flight at the kill can repeat: 2 concurrent jobs of 100 devices.
   expect(twice).toBeLessThanOrEqual(200);
 }, 60_000);
+
+test('SIGKILL of the worker while the offline step enqueues APNs batches, acks arriving before the re-run: every un-acked device once, acked ones none', async () => {
+  const tokens = await seedMembers('ack-room', 'ios', 6000);
+  const apnsQueue = new Queue('apns', { connection: redis, prefix: 'h:q' });
+  // The first worker cannot reach APNs (nothing listens there): whatever it enqueues waits for the
+  // second one, so every notification the mock gets is sent after the acks below.
+  const first = await worker({ HERALD_APNS_PORT: String(await freePort()) });
+  const { body } = await api('/api/auth/push', { room: 'ack-room', pushData: {}, leaveMessage: true });
+  // The first batches are in; Redis stops taking writes, so the step is caught mid-enqueue.
+  const total = async () => Object.values(await apnsQueue.getJobCounts()).reduce((a, b) => a + b, 0);
+  await until(async () => ((await total()) > 0 ? true : undefined), 20_000, 5);
+  await redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+  const [enqueued] = await apnsQueue.getJobs(['waiting', 'active', 'delayed', 'failed', 'completed'], 0, 0);
+  await first.stop('SIGKILL');
+  await redis.call('CLIENT', 'UNPAUSE');
+  expect(await redis.hget(keys.message('/crash', body.id), 'offline')).toBeNull();
+  // Devices of an enqueued batch ack now (what the connectors' report batches write): the re-run
+  // sees an audience with them gone.
+  const ackers = (enqueued!.data.clientIds as string[]).slice(0, 40);
+  await redis.sadd(keys.acks('/crash', body.id, 'ios'), ...ackers);
+
+  await worker();
+  const summary = await until(async () => (await redis.hget(keys.message('/crash', body.id), 'offline')) ?? undefined, 30_000);
+  expect(summary).toMatch(/^inbox:0 apns:\d+$/);
+  // Every APNs job of the message has run to its end (retries of the first worker's jobs included).
+  const pending = async () => Object.values(await apnsQueue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')).reduce((a, b) => a + b, 0);
+  await until(async () => ((await pending()) === 0 ? true : undefined), 60_000, 50);
+  await apnsQueue.close();
+  const sent = new Map<string, number>();
+  for (const request of mock.requests) if (request.status === 200) sent.set(request.token, (sent.get(request.token) ?? 0) + 1);
+  const acked = new Set(ackers);
+  const counts = [...tokens].map(([clientId, token]) => ({ clientId, acked: acked.has(clientId), n: sent.get(token) ?? 0 }));
+  expect(counts.filter((c) => !c.acked && c.n !== 1)).toEqual([]);
+  expect(counts.filter((c) => c.acked && c.n > 0)).toEqual([]);
+}, 120_000);
 
 test('SIGKILL of the worker in the middle of an offline step: every inbox gets the message', async () => {
   const members = [...(await seedMembers('big-room', 'android', 20_000)).keys()];

@@ -91,6 +91,32 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     });
   });
 
+  test("a reconnect on another connector before the old socket's clean-up ran stays online in its rooms", async () => {
+    const stalled = await stack.startConnector();
+    const first = await use.connect(stalled.port, '/demo', { uuid: 'late', userid: 'lateuser' });
+    opened.push(first);
+    expect(await emitWithAck(first.socket, 'joinRoom', 'lr')).toEqual({ status: 200, msg: 'ok' });
+    // The old connector stops answering (a stalled event loop, a paused VM): the eviction request
+    // times out, the newcomer is recorded and re-joins its rooms, and the old socket is still there.
+    stalled.child.kill('SIGSTOP');
+    const second = await client(1, { uuid: 'late', userid: 'lateuser' });
+    const cid = '/demo#lateuser#web-late';
+    expect(await redis.smembers(keys.roomOnline('/demo', 'lr'))).toEqual([cid]);
+    // It wakes up, handles the eviction and cleans up its old socket — after the newcomer joined.
+    const gone = nextEvent(first, 'disconnect');
+    stalled.child.kill('SIGCONT');
+    await gone;
+    // A graceful stop waits for every pending clean-up: once it exited, the old socket's is done.
+    await stalled.stop('SIGTERM');
+    expect(await redis.smembers(keys.roomOnline('/demo', 'lr'))).toEqual([cid]);
+    expect(await redis.smembers(keys.roomOnline('/demo', 'user_lateuser'))).toEqual([cid]);
+    expect(await redis.hget(keys.roomOnlineUsers('/demo', 'lr'), 'lateuser')).toBe('1');
+    const received = nextEvent(second, 'push');
+    const push = await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'lr', pushData: { n: 1 } } });
+    expect(push.body.expectAckCount).toBe(1);
+    expect(await received).toMatchObject({ room: 'lr', pushData: { n: 1 } });
+  });
+
   describe('duplicate clientId (reject)', () => {
     test('the newcomer is refused with "socket.id conflict" while the first is connected anywhere', async () => {
       const strict = await stack.startConnector({ HERALD_DUPLICATE_CLIENT: 'reject' });
@@ -246,6 +272,58 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     });
   });
 
+  test('a client push while its namespace is offline:on is refused like the REST push, and nothing is sent', async () => {
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/paused', auth_passwd: 'pw' } })).status).toBe(200);
+    const sender = await client(0, { uuid: 'q1' }, '/paused');
+    const peer = await client(1, { uuid: 'q2' }, '/paused');
+    await emitWithAck(sender.socket, 'joinRoom', 'quiet');
+    await emitWithAck(peer.socket, 'joinRoom', 'quiet');
+    // The stored switch without its notice: the state a socket is in during the watch's drop delay
+    // (or after a lost notice). The watch does not drop these sockets, the push handler must refuse.
+    await redis.hset(keys.namespace('/paused'), 'offline', 'on');
+    const send = (data: unknown) => new Promise<any>((r) => sender.socket.emit('push', data, r));
+    expect(await send({ room: 'quiet', pushData: { n: 1 } })).toEqual({ status: 400, msg: 'this namespace offline' });
+    const rest = await stack.api('/api/auth/push', { auth: basic('/paused', 'pw'), body: { room: 'quiet', pushData: {} } });
+    expect(rest).toEqual({ status: 400, body: { code: 'NAMESPACE_OFFLINE', msg: 'this namespace offline' } });
+    // Back on: the next push (not rate-limited, the refused one did not count) is the only one the peer gets.
+    await redis.hset(keys.namespace('/paused'), 'offline', 'off');
+    const got = nextEvent<any>(peer, 'push');
+    const sent = await send({ room: 'quiet', pushData: { n: 2 } });
+    expect(sent).toEqual({ status: 200, msg: 'ok', id: expect.any(Number) });
+    expect(await got).toMatchObject({ id: sent.id, pushData: { n: 2 } });
+    expect(peer.events.filter((e) => e.event === 'push').map((e) => (e.args[0] as any).pushData)).toEqual([{ n: 2 }]);
+  });
+
+  test("rooms per client are bounded by the namespace's max_client_rooms: a joinRoom or transfer past it is refused whole", async () => {
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/capped', auth_passwd: 'pw', max_client_rooms: 3 } })).status).toBe(200);
+    const c = await client(0, { uuid: 'm1', userid: 'mu' }, '/capped');
+    const cid = '/capped#mu#web-m1';
+    const rooms = async () => (await redis.smembers(keys.clientRooms(cid))).sort();
+    expect(await emitWithAck(c.socket, 'joinRoom', ['a', 'b'])).toEqual({ status: 200, msg: 'ok' });
+    // Two new rooms would make 4: neither is joined.
+    expect(await emitWithAck(c.socket, 'joinRoom', ['c', 'd'])).toEqual({ status: 400, msg: 'too many rooms for this client: at most 3' });
+    expect(await rooms()).toEqual(['a', 'b']);
+    for (const room of ['c', 'd']) {
+      expect(await redis.scard(keys.roomMembers('/capped', room))).toBe(0);
+      expect(await redis.scard(keys.roomOnline('/capped', room))).toBe(0);
+    }
+    // A room it is in already does not count twice; its user room never counts.
+    expect(await emitWithAck(c.socket, 'joinRoom', ['b', 'c', 'user_mu'])).toEqual({ status: 200, msg: 'ok' });
+    expect(await rooms()).toEqual(['a', 'b', 'c']);
+    // REST transfer into a fourth room: refused as a whole, nobody joins.
+    const other = await client(1, { uuid: 'm2' }, '/capped');
+    expect(await emitWithAck(other.socket, 'joinRoom', 'a')).toEqual({ status: 200, msg: 'ok' });
+    const transfer = await stack.api('/api/auth/transfer', { auth: basic('/capped', 'pw'), body: { sourceRooms: ['a'], targetRoom: 'e', type: 'join' } });
+    expect(transfer.status).toBe(400);
+    expect(transfer.body).toMatchObject({ code: 'CLIENT_ROOMS_LIMIT' });
+    expect(await redis.scard(keys.roomMembers('/capped', 'e'))).toBe(0);
+    expect(await redis.sismember(keys.clientRooms('/capped#m2#web-m2'), 'e')).toBe(0);
+    // Below the limit again, it may join.
+    expect(await emitWithAck(c.socket, 'leaveRoom', 'a')).toEqual({ status: 200, msg: 'ok' });
+    expect(await emitWithAck(c.socket, 'joinRoom', 'd')).toEqual({ status: 200, msg: 'ok' });
+    expect(await rooms()).toEqual(['b', 'c', 'd']);
+  });
+
   test('REST transfer moves online sockets on every connector, with a notice only when membership changes', async () => {
     const a = await client(0, { uuid: 't1' });
     const b = await client(1, { uuid: 't2' });
@@ -347,6 +425,30 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/other', offline: 'off' } });
     const back = await client(1, { uuid: 'o3' }, '/other');
     expect(back.ok.clientId).toBe('/other#o3#web-o3');
+  });
+
+  test('a connector paused past the heartbeat threshold is reaped; when it resumes it drops its sockets, which come back online', async () => {
+    const paused = await stack.startConnector();
+    const c = await use.connect(paused.port, '/demo', { uuid: 'z1' });
+    opened.push(c);
+    await emitWithAck(c.socket, 'joinRoom', 'pause');
+    const cid = '/demo#z1#web-z1';
+    paused.child.kill('SIGSTOP');
+    // Silent for three heartbeats: another connector reaps it, and the client is offline.
+    await until(async () => ((await redis.hget(keys.client(cid), 'disconnect_reason')) === 'connector lost' ? true : undefined), 10_000);
+    expect(await redis.scard(keys.roomOnline('/demo', 'pause'))).toBe(0);
+    // It wakes up: its next beat tells it that it was reaped. Rather than keep a socket that Redis
+    // counts offline, it closes it; the client reconnects (here by hand: reconnection is off).
+    const dropped = nextEvent(c, 'disconnect');
+    paused.child.kill('SIGCONT');
+    expect(await dropped).toBe('transport close');
+    const back = await use.connect(paused.port, '/demo', { uuid: 'z1' });
+    opened.push(back);
+    expect(await redis.smembers(keys.roomOnline('/demo', 'pause'))).toEqual([cid]);
+    const connectorOf = await redis.hget(keys.client(cid), 'connector');
+    expect(await redis.sismember(keys.connectorClients(connectorOf!), cid)).toBe(1);
+    back.socket.close();
+    await paused.stop('SIGTERM');
   });
 
   test('a SIGKILLed connector leaves nobody online once the reaper has run', async () => {

@@ -95,6 +95,9 @@ export const Errors = Object.freeze({
   IDEMPOTENCY_KEY_INVALID: entry('IDEMPOTENCY_KEY_INVALID', 'Idempotency-Key must be 1 to 255 visible ASCII characters', 400),
   IDEMPOTENCY_KEY_REUSED: entry('IDEMPOTENCY_KEY_REUSED', 'Idempotency-Key was already used with another request body', 422),
   PUSH_BATCH_INVALID: entry('PUSH_BATCH_INVALID', 'push batch must be a JSON array of 1 to HERALD_PUSH_BATCH_MAX pushes', 400),
+  // --- appended by later issues ---
+  /** A join (socket `joinRoom`, REST transfer) would take a client past its namespace's `max_client_rooms`; nothing joined. */
+  CLIENT_ROOMS_LIMIT: entry('CLIENT_ROOMS_LIMIT', 'too many rooms for this client', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -73,7 +73,15 @@ export class ClientStore {
     reason: DisconnectReason,
   ): Promise<boolean> {
     const updated = await this.scripts.clientDisconnect(this.keys.client(clientId), connection.sid, Date.now(), reason);
-    await this.redis.srem(this.keys.connectorClients(connection.connector), clientId);
+    const connectorClients = this.keys.connectorClients(connection.connector);
+    await this.redis.srem(connectorClients, clientId);
+    // A newer connection of the client on the same connector must stay listed there, or the reaper
+    // would never clean it up if this connector died. It writes its record, then adds itself to
+    // the set; this removes, then reads the record: in every interleaving one of the two re-adds it.
+    if (updated === 0) {
+      const [sid, connector] = await this.redis.hmget(this.keys.client(clientId), 'sid', 'connector');
+      if (sid && sid !== connection.sid && connector === connection.connector) await this.redis.sadd(connectorClients, clientId);
+    }
     // Only the current connection's end takes the client offline in the namespace.
     if (updated === 1) await this.presence(connection.namespace, clientId, connection.userid, 'off');
     return updated === 1;
@@ -82,6 +90,16 @@ export class ClientStore {
   /** Rooms the client joined and did not leave (user rooms excluded). */
   memberRooms(clientId: string): Promise<string[]> {
     return this.redis.smembers(this.keys.clientRooms(clientId));
+  }
+
+  /** How many rooms the client is a member of (user rooms excluded), and which of `rooms` are among them. */
+  async roomsAmong(clientId: string, rooms: readonly string[]): Promise<{ count: number; members: boolean[] }> {
+    const key = this.keys.clientRooms(clientId);
+    const tx = this.redis.multi().scard(key);
+    if (rooms.length) tx.smismember(key, ...rooms);
+    const results = (await tx.exec()) as [Error | null, unknown][];
+    const flags = rooms.length ? (results[1]![1] as number[]) : [];
+    return { count: results[0]![1] as number, members: flags.map((f) => f === 1) };
   }
 
   addRoom(clientId: string, room: string): Promise<number> {

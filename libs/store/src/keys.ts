@@ -77,6 +77,19 @@ export class Keys {
     return `${this.nsTag(nsp)}:a:${id}:${platform}`;
   }
 
+  /**
+   * list of the clientIds the offline step of one message sends APNs to, in batch order: written
+   * once, complete, before any batch is enqueued, so that a re-run builds the same batches.
+   */
+  apnsAudience(nsp: string, id: number | string): string {
+    return `${this.nsTag(nsp)}:apns-aud:${id}`;
+  }
+
+  /** The audience list while the offline step builds it (renamed to apnsAudience when complete). */
+  apnsAudienceDraft(nsp: string, id: number | string): string {
+    return `${this.nsTag(nsp)}:apns-aud-draft:${id}`;
+  }
+
   /** hash clientId → APNs outcome of one message, per device ("why did this device get nothing"). */
   apnsOutcomes(nsp: string, id: number | string): string {
     return `${this.nsTag(nsp)}:apns:${id}`;
@@ -140,6 +153,14 @@ export class Keys {
   /** hash userid → number of that user's clients online in the room. */
   roomOnlineUsers(nsp: string, room: string): string {
     return `${this.roomTag(nsp, room)}:on-users`;
+  }
+
+  /**
+   * hash clientId → the connection (socket id) that made it online in the room: a disconnect's
+   * clean-up only takes the client offline when it is still that connection's (room-offline-4.lua).
+   */
+  roomOnlineConnections(nsp: string, room: string): string {
+    return `${this.roomTag(nsp, room)}:on-sid`;
   }
 
   /** set of every clientId that joined the room and did not leave it (offline delivery targets). */

@@ -65,7 +65,12 @@ export class NamespaceCleanup {
     if ((await this.redis.scard(k.namespaceOnline(nsp))) === 0) await this.redis.unlink(k.namespaceOnlineUsers(nsp));
     for await (const rooms of this.setPages(k.namespaceRooms(nsp))) {
       await this.unlinkGroups(
-        rooms.map((room) => [k.roomOnline(nsp, room), ...PLATFORMS.map((p) => k.roomOnlineBy(nsp, room, p)), k.roomOnlineUsers(nsp, room)]),
+        rooms.map((room) => [
+          k.roomOnline(nsp, room),
+          ...PLATFORMS.map((p) => k.roomOnlineBy(nsp, room, p)),
+          k.roomOnlineUsers(nsp, room),
+          k.roomOnlineConnections(nsp, room),
+        ]),
       );
     }
     return count;
@@ -120,7 +125,14 @@ export class NamespaceCleanup {
       rooms.flatMap((room) =>
         platforms.map((p) =>
           this.scripts.roomLeave(
-            [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, p), k.roomMembers(nsp, room), k.roomMembersBy(nsp, room, p), k.roomOnlineUsers(nsp, room)],
+            [
+              k.roomOnline(nsp, room),
+              k.roomOnlineBy(nsp, room, p),
+              k.roomMembers(nsp, room),
+              k.roomMembersBy(nsp, room, p),
+              k.roomOnlineUsers(nsp, room),
+              k.roomOnlineConnections(nsp, room),
+            ],
             clientId,
             userid ?? '',
           ),
@@ -178,6 +190,7 @@ export class NamespaceCleanup {
     return [
       k.roomOnline(nsp, room),
       k.roomOnlineUsers(nsp, room),
+      k.roomOnlineConnections(nsp, room),
       k.roomMembers(nsp, room),
       ...PLATFORMS.flatMap((p) => [k.roomOnlineBy(nsp, room, p), k.roomMembersBy(nsp, room, p)]),
     ];

@@ -53,6 +53,14 @@ export class ApnsListTooLargeError extends Error {
   }
 }
 
+/** Rooms a client of a namespace may be a member of, when the namespace does not say (`max_client_rooms`). */
+export const DEFAULT_MAX_CLIENT_ROOMS = 1000;
+/**
+ * Highest `max_client_rooms` a namespace may set. Every connect re-joins all of a client's rooms
+ * (one script each), so this bounds a single handshake's work.
+ */
+export const MAX_CLIENT_ROOMS_LIMIT = 10_000;
+
 /** A namespace (tenant) as stored: seed `nsp_s_<nsp>`, with the password hashed. */
 export interface NamespaceRecord {
   readonly key: string;
@@ -74,6 +82,10 @@ export interface NamespaceRecord {
    * not set, which means Android only (the worker's default).
    */
   readonly inboxPlatforms: readonly Platform[] | undefined;
+  /** Rooms a client may be a member of (user room excluded); `max_client_rooms`, DEFAULT_MAX_CLIENT_ROOMS when unset. */
+  readonly maxClientRooms: number;
+  /** Whether `max_client_rooms` was set (the API shows it only then). */
+  readonly maxClientRoomsSet: boolean;
 }
 
 /** What an admin may change; `undefined` keeps the stored value. */
@@ -89,6 +101,8 @@ export interface NamespaceChanges {
   readonly apnsList?: readonly ApnsChange[];
   /** Replaces the stored inbox platforms. */
   readonly inboxPlatforms?: readonly Platform[];
+  /** 1 to MAX_CLIENT_ROOMS_LIMIT (the route checks it). */
+  readonly maxClientRooms?: number;
 }
 
 /**
@@ -123,7 +137,7 @@ function parseApnsList(json: string | undefined): ApnsSettings[] {
 export type NamespaceSettings = Omit<NamespaceRecord, 'apnsList'>;
 
 /** Hash fields of everything but the APNs list. */
-const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms'] as const;
+const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms', 'max_client_rooms'] as const;
 
 /** The stored `inbox_platforms` (comma-separated): known platforms only, undefined when unset. */
 function parseInboxPlatforms(value: string | undefined): readonly Platform[] | undefined {
@@ -131,7 +145,14 @@ function parseInboxPlatforms(value: string | undefined): readonly Platform[] | u
   return Object.freeze(value.split(',').filter(isPlatform));
 }
 
+/** The stored `max_client_rooms`, read defensively: a value out of bounds is the default. */
+function parseMaxClientRooms(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value && Number.isSafeInteger(n) && n >= 1 && n <= MAX_CLIENT_ROOMS_LIMIT ? n : undefined;
+}
+
 function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
+  const maxClientRooms = parseMaxClientRooms(h['max_client_rooms']);
   return Object.freeze({
     key,
     name: h['name'] ?? '',
@@ -144,6 +165,8 @@ function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
     clientIp: h['client_ip'] || undefined,
     updateDate: Number(h['update_date'] ?? 0),
     inboxPlatforms: parseInboxPlatforms(h['inbox_platforms']),
+    maxClientRooms: maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
+    maxClientRoomsSet: maxClientRooms !== undefined,
   });
 }
 
@@ -205,6 +228,7 @@ export class NamespaceStore {
     if (changes.callbackAuth !== undefined) fields['callback_auth'] = changes.callbackAuth;
     if (changes.clientIp !== undefined) fields['client_ip'] = changes.clientIp;
     if (changes.inboxPlatforms !== undefined) fields['inbox_platforms'] = changes.inboxPlatforms.join(',');
+    if (changes.maxClientRooms !== undefined) fields['max_client_rooms'] = String(changes.maxClientRooms);
     if (changes.password !== undefined) fields['auth_passwd_hash'] = await hashPassword(changes.password);
     // The settings hash is written before the registry entry, so a registered namespace always has
     // settings. They are separate keys (separate slots on a cluster), hence no MULTI across them.

@@ -57,6 +57,24 @@ export class RoomMembers {
     return visited;
   }
 
+  /**
+   * The first member of the source rooms that joining `target` would take past `max` rooms (its room
+   * list, user rooms excluded), or undefined: a transfer refuses as a whole rather than join some.
+   */
+  async firstOverRoomLimit(nsp: string, sources: readonly string[], target: string, max: number): Promise<string | undefined> {
+    const k = this.keys;
+    for (const source of sources) {
+      for await (const page of this.all(nsp, source)) {
+        const replies = await pipelineBySlot(this.redis, page, (clientId) => k.clientRooms(clientId), (pipeline, clientId) => {
+          pipeline.scard(k.clientRooms(clientId)).sismember(k.clientRooms(clientId), target);
+        });
+        const over = page.findIndex((_, i) => replies[i]![1] === 0 && (replies[i]![0] as number) + 1 > max);
+        if (over >= 0) return page[over];
+      }
+    }
+    return undefined;
+  }
+
   /** Applies client settings (e.g. `leaveMessage`) to every member of a room; returns how many. */
   async applySettings(nsp: string, room: string, settings: ClientSettings): Promise<number> {
     let count = 0;

@@ -18,7 +18,7 @@ export class RoomStore {
     private readonly scripts: Scripts,
   ) {}
 
-  private fiveKeys(nsp: string, room: string, platform: Platform): [string, string, string, string, string] {
+  private sixKeys(nsp: string, room: string, platform: Platform): [string, string, string, string, string, string] {
     const k = this.keys;
     return [
       k.roomOnline(nsp, room),
@@ -26,12 +26,14 @@ export class RoomStore {
       k.roomMembers(nsp, room),
       k.roomMembersBy(nsp, room, platform),
       k.roomOnlineUsers(nsp, room),
+      k.roomOnlineConnections(nsp, room),
     ];
   }
 
-  async join(nsp: string, room: string, client: RoomClient): Promise<number> {
+  /** The client joins through `connection` (its socket id), which then owns its presence in the room. */
+  async join(nsp: string, room: string, client: RoomClient, connection: string): Promise<number> {
     const [added] = await Promise.all([
-      this.scripts.roomJoin(this.fiveKeys(nsp, room, client.platform), client.clientId, client.userid),
+      this.scripts.roomJoin(this.sixKeys(nsp, room, client.platform), client.clientId, client.userid, connection),
       // The namespace's room index (another slot): reports and clean-up find rooms without KEYS.
       this.redis.sadd(this.keys.namespaceRooms(nsp), room),
     ]);
@@ -39,16 +41,21 @@ export class RoomStore {
   }
 
   leave(nsp: string, room: string, client: RoomClient): Promise<number> {
-    return this.scripts.roomLeave(this.fiveKeys(nsp, room, client.platform), client.clientId, client.userid);
+    return this.scripts.roomLeave(this.sixKeys(nsp, room, client.platform), client.clientId, client.userid);
   }
 
-  /** The client's socket is gone: it is no longer online in the room, but stays a member. */
-  offline(nsp: string, room: string, client: RoomClient): Promise<number> {
+  /**
+   * The client's connection `connection` is gone: it is no longer online in the room, but stays a
+   * member — unless a newer connection of the client joined the room since (it reconnected before
+   * this clean-up ran), which keeps it online.
+   */
+  offline(nsp: string, room: string, client: RoomClient, connection: string): Promise<number> {
     const k = this.keys;
     return this.scripts.roomOffline(
-      [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, client.platform), k.roomOnlineUsers(nsp, room)],
+      [k.roomOnline(nsp, room), k.roomOnlineBy(nsp, room, client.platform), k.roomOnlineUsers(nsp, room), k.roomOnlineConnections(nsp, room)],
       client.clientId,
       client.userid,
+      connection,
     );
   }
 

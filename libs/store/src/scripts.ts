@@ -68,11 +68,11 @@ export class Scripts {
     return this.call('reportApply', keys, args, true) as Promise<number>;
   }
 
-  roomJoin(keys: [string, string, string, string, string], clientId: string, userid: string): Promise<number> {
-    return this.call('roomJoin', keys, [clientId, userid], false) as Promise<number>;
+  roomJoin(keys: [string, string, string, string, string, string], clientId: string, userid: string, connection: string): Promise<number> {
+    return this.call('roomJoin', keys, [clientId, userid, connection], false) as Promise<number>;
   }
 
-  roomLeave(keys: [string, string, string, string, string], clientId: string, userid: string): Promise<number> {
+  roomLeave(keys: [string, string, string, string, string, string], clientId: string, userid: string): Promise<number> {
     return this.call('roomLeave', keys, [clientId, userid], false) as Promise<number>;
   }
 
@@ -92,8 +92,20 @@ export class Scripts {
     return this.call('inboxAdd', [inboxKey], [id, ttlMs, capacity], false) as Promise<number>;
   }
 
-  roomOffline(keys: [string, string, string], clientId: string, userid: string): Promise<number> {
-    return this.call('roomOffline', keys, [clientId, userid], false) as Promise<number>;
+  roomOffline(keys: [string, string, string, string], clientId: string, userid: string, connection: string): Promise<number> {
+    return this.call('roomOffline', keys, [clientId, userid, connection], false) as Promise<number>;
+  }
+
+  connectorBeat(registryKey: string, connectorId: string, beatBefore: boolean): Promise<[number, number]> {
+    return this.call('connectorRegistry', [registryKey], ['beat', connectorId, beatBefore ? '1' : ''], false) as Promise<[number, number]>;
+  }
+
+  connectorClaim(registryKey: string, silentMs: number, leaseMs: number, self: string): Promise<[string, string] | null> {
+    return this.call('connectorRegistry', [registryKey], ['claim', silentMs, leaseMs, self], false) as Promise<[string, string] | null>;
+  }
+
+  connectorLease(registryKey: string, connectorId: string, lease: string, action: 'renew' | 'release', leaseMs = 0): Promise<string | number> {
+    return this.call('connectorRegistry', [registryKey], [action, connectorId, lease, leaseMs], false) as Promise<string | number>;
   }
 
   namespaceSave(namespaceKey: string, apnsChanges: string, maxItems: number, maxBytes: number, fields: readonly string[]): Promise<number> {

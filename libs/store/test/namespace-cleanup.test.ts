@@ -36,7 +36,7 @@ async function populate(nsp: string, clients: number, rooms: number, messages: n
     const clientId = `${nsp}#${userid}#${platform}-x${i}`;
     await clientStore.connected(clientId, { namespace: nsp, userid, uuid: `x${i}`, platform, sid: `s${i}`, connector: 'c1' });
     for (const room of [`user_${userid}`, `r${i % rooms}`, `r${(i + 1) % rooms}`, `r${(i + 2) % rooms}`]) {
-      await roomStore.join(nsp, room, { clientId, userid, platform });
+      await roomStore.join(nsp, room, { clientId, userid, platform }, 'sid-1');
       if (!room.startsWith('user_')) await clientStore.addRoom(clientId, room);
     }
   }

@@ -141,16 +141,16 @@ describe('rooms', () => {
     const rooms = new RoomStore(redis, keys, scripts);
     const c1 = { clientId: 'c1', userid: 'u', platform: 'ios' as const };
     const c2 = { clientId: 'c2', userid: 'u', platform: 'web' as const };
-    await rooms.join('/demo', 'r1', c1);
-    await rooms.join('/demo', 'r1', c2);
-    await rooms.join('/demo', 'r1', c2);
+    await rooms.join('/demo', 'r1', c1, 's1');
+    await rooms.join('/demo', 'r1', c2, 's2');
+    await rooms.join('/demo', 'r1', c2, 's2');
     expect(await redis.hgetall(keys.roomOnlineUsers('/demo', 'r1'))).toEqual({ u: '2' });
     expect(await redis.smembers(keys.namespaceRooms('/demo'))).toEqual(['r1']);
     expect(await rooms.expectedAcks('/demo', 'r1', undefined)).toBe(2);
     expect(await rooms.expectedAcks('/demo', 'r1', 'c2')).toBe(1);
     expect(await rooms.expectedAcks('/demo', 'r1', 'nobody')).toBe(2);
-    await rooms.offline('/demo', 'r1', c1);
-    await rooms.offline('/demo', 'r1', c1);
+    await rooms.offline('/demo', 'r1', c1, 's1');
+    await rooms.offline('/demo', 'r1', c1, 's1');
     expect(await redis.hgetall(keys.roomOnlineUsers('/demo', 'r1'))).toEqual({ u: '1' });
     expect(await redis.smembers(keys.roomOnline('/demo', 'r1'))).toEqual(['c2']);
     expect(await redis.smembers(keys.roomMembersBy('/demo', 'r1', 'ios'))).toEqual(['c1']);
@@ -158,6 +158,25 @@ describe('rooms', () => {
     expect(await redis.smembers(keys.roomMembers('/demo', 'r1'))).toEqual(['c1']);
     expect(await redis.scard(keys.roomOnline('/demo', 'r1'))).toBe(0);
     expect(await redis.exists(keys.roomOnlineUsers('/demo', 'r1'))).toBe(0);
+    expect(await redis.exists(keys.roomOnlineConnections('/demo', 'r1'))).toBe(0);
+  });
+
+  test("a late clean-up of a client's old connection leaves the newer connection online in the room", async () => {
+    const rooms = new RoomStore(redis, keys, scripts);
+    const c = { clientId: 'late', userid: 'lu', platform: 'android' as const };
+    await rooms.join('/demo', 'r2', c, 'old-socket');
+    // The client reconnected (another connector) and re-joined before the old socket's clean-up ran.
+    await rooms.join('/demo', 'r2', c, 'new-socket');
+    expect(await rooms.offline('/demo', 'r2', c, 'old-socket')).toBe(0);
+    expect(await redis.smembers(keys.roomOnline('/demo', 'r2'))).toEqual(['late']);
+    expect(await redis.smembers(keys.roomOnlineBy('/demo', 'r2', 'android'))).toEqual(['late']);
+    expect(await redis.hgetall(keys.roomOnlineUsers('/demo', 'r2'))).toEqual({ lu: '1' });
+    expect(await rooms.expectedAcks('/demo', 'r2', undefined)).toBe(1);
+    // The newer connection's own end does take it offline.
+    expect(await rooms.offline('/demo', 'r2', c, 'new-socket')).toBe(1);
+    expect(await redis.scard(keys.roomOnline('/demo', 'r2'))).toBe(0);
+    expect(await redis.exists(keys.roomOnlineUsers('/demo', 'r2'))).toBe(0);
+    expect(await redis.smembers(keys.roomMembers('/demo', 'r2'))).toEqual(['late']);
   });
 });
 
@@ -175,14 +194,24 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     // the failed-authentication limit apart): counter, history, idempotency record.
     pushAccept: (n) => [[keys.messageSeq(n.nsp), keys.history(n.nsp), keys.idempotency(n.nsp, 'K-1{x}:y'), keys.message(n.nsp, 9007199254740991), `${keys.statPrefix(n.nsp)}m:202611231812`]],
     reportApply: (n) => [PLATFORMS.flatMap((p) => [keys.message(n.nsp, 1), keys.acks(n.nsp, 1, p), keys.message(n.nsp, 2), keys.acks(n.nsp, 2, p)])],
-    roomJoin: (n) => PLATFORMS.map((p) => [keys.roomOnline(n.nsp, n.room), keys.roomOnlineBy(n.nsp, n.room, p), keys.roomMembers(n.nsp, n.room), keys.roomMembersBy(n.nsp, n.room, p), keys.roomOnlineUsers(n.nsp, n.room)]),
+    roomJoin: (n) =>
+      PLATFORMS.map((p) => [
+        keys.roomOnline(n.nsp, n.room),
+        keys.roomOnlineBy(n.nsp, n.room, p),
+        keys.roomMembers(n.nsp, n.room),
+        keys.roomMembersBy(n.nsp, n.room, p),
+        keys.roomOnlineUsers(n.nsp, n.room),
+        keys.roomOnlineConnections(n.nsp, n.room),
+      ]),
     roomLeave: (n) => scriptKeys['roomJoin']!(n),
-    roomOffline: (n) => PLATFORMS.map((p) => [keys.roomOnline(n.nsp, n.room), keys.roomOnlineBy(n.nsp, n.room, p), keys.roomOnlineUsers(n.nsp, n.room)]),
+    roomOffline: (n) =>
+      PLATFORMS.map((p) => [keys.roomOnline(n.nsp, n.room), keys.roomOnlineBy(n.nsp, n.room, p), keys.roomOnlineUsers(n.nsp, n.room), keys.roomOnlineConnections(n.nsp, n.room)]),
     namespacePresence: (n) => [[keys.namespaceOnline(n.nsp), keys.namespaceOnlineUsers(n.nsp), keys.namespaceClients(n.nsp)]],
     namespaceSave: (n) => [[keys.namespace(n.nsp)]],
     inboxAdd: (n) => PLATFORMS.map((p) => [keys.clientInbox(clientId(n, p))]),
     clientTokenDrop: (n) => [[keys.client(clientId(n, 'ios'))]],
     clientDisconnect: (n) => PLATFORMS.map((p) => [keys.client(clientId(n, p))]),
+    connectorRegistry: () => [[keys.connectors()]],
   };
 
   test('the table covers every script of libs/store/lua', () => {

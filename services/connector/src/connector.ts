@@ -13,6 +13,7 @@ import type { Service } from '@herald/runtime';
 import {
   ClientStore,
   ConnectorRegistry,
+  DEFAULT_MAX_CLIENT_ROOMS,
   InboxStore,
   Keys,
   NamespaceStore,
@@ -97,7 +98,16 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const namespaces = new NamespaceStore(redis, keys);
   const inbox = new InboxStore(redis, keys, scripts);
   const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }));
-  const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
+  const rooms = new Rooms(
+    roomStore,
+    clients,
+    {
+      activityBroadcast: config.roomActivityBroadcast,
+      connectorId: id,
+      maxClientRooms: async (namespace) => (await namespaces.settings(namespace))?.maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
+    },
+    logger.child({ module: 'rooms' }),
+  );
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
   const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
@@ -141,7 +151,26 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
     logger.child({ module: 'handshake' }),
   );
-  const liveness = new Liveness(id, new ConnectorRegistry(redis, keys), clients, roomStore, config.heartbeatMs, logger.child({ module: 'liveness' }));
+  // Reaped while alive (its loop stalled past the threshold): its clients were marked offline while
+  // still connected here. Dropping them makes them reconnect and register again.
+  const dropAll = (): void => {
+    for (const nsp of io._nsps.values()) {
+      for (const socket of nsp.sockets.values()) {
+        socket.data.disconnectReason = 'connector lost';
+        // A transport close, not a disconnect packet: socket.io clients reconnect by themselves.
+        socket.conn.close();
+      }
+    }
+  };
+  const liveness = new Liveness(
+    id,
+    new ConnectorRegistry(redis, keys),
+    clients,
+    roomStore,
+    config.heartbeatMs,
+    logger.child({ module: 'liveness' }),
+    dropAll,
+  );
   const watch = new NamespaceWatch(io, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' }));
 
   let boundPort = 0;
@@ -183,7 +212,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     const log = logger.child({ clientId: identity.clientId });
     void socket.join(clientRoom(identity.clientId));
     bindPushProtocol(socket, { rooms, reports, logger: log, serial });
-    bindClientEvents(socket, { clients, push, pushIntervalMs: config.clientPushIntervalMs, logger: log });
+    bindClientEvents(socket, { clients, push, namespaces, pushIntervalMs: config.clientPushIntervalMs, logger: log });
     socket.on('disconnect', (reason) => {
       log.debug({ reason }, 'disconnected');
       const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');

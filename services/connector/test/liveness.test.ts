@@ -28,7 +28,7 @@ test('after a Redis outage a connector reaps nobody before the others had time t
   const cid = '/n#u#web-x';
   await registry.beat('B');
   await clients.connected(cid, { namespace: '/n', userid: 'u', uuid: 'x', platform: 'web', sid: 's1', connector: 'B' });
-  await rooms.join('/n', 'r', { clientId: cid, userid: 'u', platform: 'web' });
+  await rooms.join('/n', 'r', { clientId: cid, userid: 'u', platform: 'web' }, 's1');
   await clients.addRoom(cid, 'r');
 
   const a = new Liveness('A', registry, clients, rooms, INTERVAL, createLogger('test', 'silent'));
@@ -57,4 +57,102 @@ test('after a Redis outage a connector reaps nobody before the others had time t
     clearInterval(beatAgain);
     await a.stop();
   }
+});
+
+describe('claims', () => {
+  const scripts = () => new Scripts(redis);
+  const silent = createLogger('test', 'silent');
+
+  /** A connector `id` with clients online in room `room`, as its process left them. */
+  async function connectorWith(id: string, room: string, uuids: string[]): Promise<string[]> {
+    const clients = new ClientStore(redis, keys, scripts());
+    const rooms = new RoomStore(redis, keys, scripts());
+    const cids: string[] = [];
+    for (const uuid of uuids) {
+      const cid = `/n#${uuid}#web-${uuid}`;
+      await clients.connected(cid, { namespace: '/n', userid: uuid, uuid, platform: 'web', sid: `sid-${uuid}`, connector: id });
+      await rooms.join('/n', room, { clientId: cid, userid: uuid, platform: 'web' }, `sid-${uuid}`);
+      await clients.addRoom(cid, room);
+      cids.push(cid);
+    }
+    return cids;
+  }
+
+  test('a reaper that dies half-way leaves the dead connector claimable: the next one cleans up every client', async () => {
+    const registry = new ConnectorRegistry(redis, keys);
+    await connectorWith('D1', 'half', ['h1', 'h2', 'h3']);
+    // D1's last beat is long gone (SIGKILL).
+    await redis.zadd(keys.connectors(), 1000, 'D1');
+    // The first reaper's process dies after its first client (here: its clean-up throws there).
+    class DyingClients extends ClientStore {
+      private done = 0;
+      override async disconnected(...args: Parameters<ClientStore['disconnected']>): Promise<boolean> {
+        if (this.done++ === 1) throw new Error('process died');
+        return super.disconnected(...args);
+      }
+    }
+    const first = new Liveness('R1', registry, new DyingClients(redis, keys, scripts()), new RoomStore(redis, keys, scripts()), INTERVAL, silent);
+    await expect(first.reapAll()).rejects.toThrow('process died');
+    // One client done, one half done (offline in its rooms, record not updated), one untouched.
+    expect(await redis.scard(keys.roomOnline('/n', 'half'))).toBe(1);
+    // Not forgotten: claimed for one lease. Another reaper waits for it to run out, then finishes.
+    expect(await redis.zscore(keys.connectors(), 'D1')).not.toBeNull();
+    const second = new Liveness('R2', registry, new ClientStore(redis, keys, scripts()), new RoomStore(redis, keys, scripts()), INTERVAL, silent);
+    expect(await second.reapAll()).toBe(0);
+    await until(async () => ((await second.reapAll()) === 1 ? true : undefined), 5000, 20);
+    expect(await redis.scard(keys.roomOnline('/n', 'half'))).toBe(0);
+    expect(await redis.scard(keys.roomMembers('/n', 'half'))).toBe(3);
+    expect(await redis.zscore(keys.connectors(), 'D1')).toBeNull();
+    expect(await redis.exists(keys.connectorClients('D1'))).toBe(0);
+  });
+
+  test('a reaper busy with a long clean-up keeps beating: no other connector reaps it', async () => {
+    const registry = new ConnectorRegistry(redis, keys);
+    const dead = await connectorWith('D2', 'slow', ['s1', 's2', 's3', 's4']);
+    await redis.zadd(keys.connectors(), 1000, 'D2');
+    const live = [...(await connectorWith('A', 'live', ['a1'])), ...(await connectorWith('C', 'live', ['c1']))];
+    // Each room change of a reaper takes 1.5 intervals (a busy Redis): reaping D2's 8 room entries
+    // lasts 12 intervals, four times the silence that makes a connector dead.
+    class SlowRooms extends RoomStore {
+      override async offline(...args: Parameters<RoomStore['offline']>): Promise<number> {
+        await new Promise((r) => setTimeout(r, 1.5 * INTERVAL));
+        return super.offline(...args);
+      }
+    }
+    const lost: string[] = [];
+    const reapers = ['A', 'C'].map(
+      (id) => new Liveness(id, registry, new ClientStore(redis, keys, scripts()), new SlowRooms(redis, keys, scripts()), INTERVAL, silent, () => lost.push(id)),
+    );
+    await Promise.all(reapers.map((r) => r.start()));
+    try {
+      await until(async () => ((await redis.zscore(keys.connectors(), 'D2')) === null ? true : undefined), 15_000, 20);
+      for (const cid of dead) expect(await redis.hget(keys.client(cid), 'disconnect_reason')).toBe('connector lost');
+      // The reaper was never taken for dead, and neither was the other one.
+      expect((await redis.smembers(keys.roomOnline('/n', 'live'))).sort()).toEqual(live.sort());
+      expect(lost).toEqual([]);
+    } finally {
+      await Promise.all(reapers.map((r) => r.stop()));
+    }
+  });
+
+  test('a connector claimed while alive (its loop stalled past the threshold) learns it on its next beat and drops its sockets', async () => {
+    const registry = new ConnectorRegistry(redis, keys);
+    const lost: string[] = [];
+    const stalled = new Liveness('S', registry, new ClientStore(redis, keys, scripts()), new RoomStore(redis, keys, scripts()), INTERVAL, silent, () => lost.push('S'));
+    await stalled.start();
+    try {
+      // What a stall of four intervals leaves behind: its last beat that old, and a reaper's claim.
+      const beats = () => redis.zscore(keys.connectors(), 'S');
+      await redis.zadd(keys.connectors(), Number(await beats()) - 4 * INTERVAL, 'S');
+      const claim = await registry.claim('R', 3 * INTERVAL, 3 * INTERVAL);
+      expect(claim?.connectorId).toBe('S');
+      await until(async () => (lost.length > 0 ? true : undefined), 5000, 10);
+      expect(lost).toEqual(['S']);
+      // Its beat ended the claim: the reaper stops there.
+      expect(await registry.renew(claim!, 3 * INTERVAL)).toBeNull();
+      expect(Number(await beats()) % 1).toBe(0);
+    } finally {
+      await stalled.stop();
+    }
+  });
 });

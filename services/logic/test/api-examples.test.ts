@@ -98,7 +98,7 @@ async function runSetup(test: TestApp, setup: Setup): Promise<void> {
     connector: 'docs-example',
   });
   const rooms = new RoomStore(test.redis, keys, scripts);
-  for (const room of setup.rooms) await rooms.join(setup.namespace, room, { clientId, userid: setup.userid, platform: setup.platform });
+  for (const room of setup.rooms) await rooms.join(setup.namespace, room, { clientId, userid: setup.userid, platform: setup.platform }, 'sid-1');
 }
 
 /** Replaces "<number>" / "<string>" placeholders of the expected value by matchers. */

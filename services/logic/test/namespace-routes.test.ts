@@ -307,6 +307,29 @@ describe('POST /api/auth/namespace/save', () => {
   });
 });
 
+describe('max_client_rooms in namespace saves', () => {
+  test('sets the most rooms a client may join; shown when set (unset: 1000); another save without it keeps it', async () => {
+    expect((await save({ key: '/capped', auth_passwd: 'pw' })).status).toBe(200);
+    const own = basic('/capped', 'pw');
+    expect((await call('GET', '/api/auth/namespace', own)).body).not.toHaveProperty('max_client_rooms');
+    expect((await new NamespaceStore(redis, keys).settings('/capped'))!.maxClientRooms).toBe(1000);
+    expect((await save({ key: '/capped', max_client_rooms: 3 })).status).toBe(200);
+    expect((await call('GET', '/api/auth/namespace', own)).body).toMatchObject({ max_client_rooms: 3 });
+    expect((await call('POST', '/api/auth/namespace/save', own, { name: 'Capped' })).status).toBe(200);
+    const view = await call('GET', '/api/admin/namespace/list?key=%2Fcapped', admin);
+    expect(view.body.list[0]).toMatchObject({ key: '/capped', max_client_rooms: 3 });
+  });
+
+  test.each([[0], [10_001], [2.5], ['3'], [null]])('max_client_rooms %j → BODY_INVALID, and nothing changes', async (value) => {
+    const before = await snapshot();
+    const response = await save({ key: '/capped', max_client_rooms: value });
+    expect(response.status).toBe(400);
+    expect(response.body.code).toBe('BODY_INVALID');
+    expect(response.body.msg).toContain('/max_client_rooms');
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
 describe('inbox_platforms in namespace saves', () => {
   test('sets which platforms get an inbox; shown when set; another save without it keeps it', async () => {
     expect((await save({ key: '/inbox', auth_passwd: 'pw' })).status).toBe(200);
@@ -376,15 +399,15 @@ describe('GET /api/admin/namespace/list', () => {
     const connect = async (userid: string, uuid: string, joined: string[]) => {
       const clientId = `/list-c#${userid}#web-${uuid}`;
       await clients.connected(clientId, { namespace: '/list-c', userid, uuid, platform: 'web', sid: uuid, connector: 'test' });
-      for (const room of [`user_${userid}`, ...joined]) await rooms.join('/list-c', room, { clientId, userid, platform: 'web' });
+      for (const room of [`user_${userid}`, ...joined]) await rooms.join('/list-c', room, { clientId, userid, platform: 'web' }, uuid);
       return clientId;
     };
     await connect('u1', 'a', ['r1', 'r2']);
     await connect('u1', 'b', ['r1']);
     const gone = await connect('u2', 'c', ['r3']);
     // u2 leaves: r3 stays in the room index with nobody online, so it does not count.
-    await rooms.offline('/list-c', 'r3', { clientId: gone, userid: 'u2', platform: 'web' });
-    await rooms.offline('/list-c', 'user_u2', { clientId: gone, userid: 'u2', platform: 'web' });
+    await rooms.offline('/list-c', 'r3', { clientId: gone, userid: 'u2', platform: 'web' }, 'c');
+    await rooms.offline('/list-c', 'user_u2', { clientId: gone, userid: 'u2', platform: 'web' }, 'c');
     await clients.disconnected(gone, { namespace: '/list-c', userid: 'u2', sid: 'c', connector: 'test' }, 'network');
 
     const entries = (await list('key=list-&online=1')).list;

@@ -30,7 +30,7 @@ async function online(namespace: string, userid: string, platform: 'web' | 'ios'
   const clientId = `${namespace}#${userid}#${platform}-${uuid}`;
   await clients.connected(clientId, { namespace, userid, uuid, platform, sid: `sid-${uuid}`, connector: 'test' });
   for (const room of [`user_${userid}`, ...rooms]) {
-    await roomStore.join(namespace, room, { clientId, userid, platform });
+    await roomStore.join(namespace, room, { clientId, userid, platform }, 'sid-1');
     if (!room.startsWith('user_')) await clients.addRoom(clientId, room);
   }
   return clientId;

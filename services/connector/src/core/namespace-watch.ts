@@ -12,9 +12,14 @@ export function seedOfflineDelayBound(connected: number): number {
  * `offline: on` (or deleted), this connector drops its sockets of that namespace after a random
  * delay — spread out so that thousands of clients do not reconnect in the same instant — and new
  * handshakes are refused meanwhile by the gate. Switching it back on before the delay cancels the drop.
+ *
+ * Notices published while the subscription is down (a Redis restart, a network blip, a killed
+ * connection) are lost, so after every reconnect the watch subscribes again and re-reads the
+ * settings of every namespace it has sockets of, as if each had been announced.
  */
 export class NamespaceWatch {
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  private started = false;
 
   constructor(
     private readonly io: HeraldServer,
@@ -30,7 +35,27 @@ export class NamespaceWatch {
     this.subscriber.on('message', (channel: string, name: string) => {
       if (channel === this.channel) void this.changed(name);
     });
+    // 'ready' comes again after each reconnect (ioredis re-subscribes by itself, but the notices
+    // sent in between are gone).
+    this.subscriber.on('ready', () => {
+      if (this.started) void this.resync();
+    });
     await this.subscriber.subscribe(this.channel);
+    this.started = true;
+  }
+
+  /** After a reconnect: subscribed again first, so no change can fall between the read and the notice. */
+  private async resync(): Promise<void> {
+    try {
+      await this.subscriber.subscribe(this.channel);
+    } catch (error) {
+      // The connection went away again: its next 'ready' retries.
+      this.logger.warn({ err: (error as Error).message }, 'could not subscribe to namespace changes again');
+      return;
+    }
+    const names = [...this.io._nsps.keys()].filter((name) => name !== '/');
+    this.logger.info({ namespaces: names.length }, 'namespace changes subscribed again: re-reading namespaces');
+    await Promise.all(names.map((name) => this.changed(name)));
   }
 
   private async changed(name: string): Promise<void> {
@@ -66,6 +91,7 @@ export class NamespaceWatch {
   }
 
   stop(): void {
+    this.started = false;
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
   }

@@ -1,5 +1,5 @@
 import type { Logger } from '@herald/log';
-import { USER_ROOM_PREFIX } from '@herald/protocol';
+import { Errors, HeraldError, USER_ROOM_PREFIX } from '@herald/protocol';
 import type { ClientStore, DisconnectReason, RoomStore } from '@herald/store';
 import { adapterRoom, clientRoom, type HeraldSocket } from './socket-data';
 
@@ -8,6 +8,8 @@ export interface RoomsOptions {
   readonly activityBroadcast: boolean;
   /** This connector's id, recorded with each connection for the reaper. */
   readonly connectorId: string;
+  /** The namespace's `max_client_rooms` (read when a client asks to join rooms). */
+  readonly maxClientRooms: (namespace: string) => Promise<number>;
 }
 
 /**
@@ -27,9 +29,23 @@ export class Rooms {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Refuses, as a whole, a list of rooms that would take the client past its namespace's
+   * `max_client_rooms` (user rooms do not count: Herald puts every client in its own).
+   * @throws HeraldError CLIENT_ROOMS_LIMIT
+   */
+  async admit(socket: HeraldSocket, rooms: readonly string[]): Promise<void> {
+    const { namespace, clientId } = socket.data.identity;
+    const chosen = rooms.filter((room) => !room.startsWith(USER_ROOM_PREFIX));
+    if (chosen.length === 0) return;
+    const [max, { count, members }] = await Promise.all([this.options.maxClientRooms(namespace), this.clients.roomsAmong(clientId, chosen)]);
+    const added = members.filter((member) => !member).length;
+    if (count + added > max) throw new HeraldError(Errors.CLIENT_ROOMS_LIMIT, `at most ${max}`);
+  }
+
   async join(socket: HeraldSocket, room: string): Promise<void> {
     const { namespace, clientId } = socket.data.identity;
-    await this.store.join(namespace, room, socket.data.identity);
+    await this.store.join(namespace, room, socket.data.identity, socket.id);
     // User rooms follow the userid of each connection; only chosen rooms persist.
     if (!room.startsWith(USER_ROOM_PREFIX)) await this.clients.addRoom(clientId, room);
     const fresh = !socket.data.rooms.has(room);
@@ -51,7 +67,7 @@ export class Rooms {
   async disconnected(socket: HeraldSocket, reason: DisconnectReason): Promise<void> {
     const { namespace, clientId } = socket.data.identity;
     const rooms = [...socket.data.rooms];
-    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, socket.data.identity)));
+    const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, socket.data.identity, socket.id)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.warn({ clientId, failed }, 'could not mark client offline in some rooms');
     for (const room of rooms) this.announce(socket, 'peopleLeave', room, true);

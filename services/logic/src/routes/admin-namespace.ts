@@ -5,6 +5,7 @@ import {
   APNS_LIST_MAX_ITEMS,
   APNS_SECRET_FIELDS,
   ApnsListTooLargeError,
+  MAX_CLIENT_ROOMS_LIMIT,
   NamespaceCleanup,
   type ApnsSettings,
   type NamespaceRecord,
@@ -51,6 +52,7 @@ const NamespaceSaveBody = Type.Object(
     inbox_platforms: Type.Optional(
       Type.Array(Type.Unsafe<Platform>({ type: 'string', enum: [...PLATFORMS] }), { minItems: 1, maxItems: PLATFORMS.length, uniqueItems: true }),
     ),
+    max_client_rooms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CLIENT_ROOMS_LIMIT })),
   },
   { additionalProperties: false },
 );
@@ -92,6 +94,7 @@ export async function saveNamespace(namespaces: NamespaceStore, body: unknown, c
       ...(body.offline !== undefined && { offline: body.offline === 'on' }),
       ...(body.apns_list !== undefined && { apnsList: body.apns_list }),
       ...(body.inbox_platforms !== undefined && { inboxPlatforms: body.inbox_platforms }),
+      ...(body.max_client_rooms !== undefined && { maxClientRooms: body.max_client_rooms }),
       clientIp,
     });
   } catch (error) {
@@ -119,6 +122,8 @@ export interface PublicNamespace {
   apns_list: PublicApnsSettings[];
   /** Present when set: the platforms whose clients get an inbox (unset: Android only). */
   inbox_platforms?: Platform[];
+  /** Present when set: the most rooms a client may be a member of (unset: 1000). */
+  max_client_rooms?: number;
   update_date: number;
   client_ip: string;
 }
@@ -150,6 +155,7 @@ export function publicNamespace(record: NamespaceRecord): PublicNamespace {
     ...(record.callbackAuth !== undefined && { callback_auth: true as const }),
     apns_list: record.apnsList.map(publicApns),
     ...(record.inboxPlatforms !== undefined && { inbox_platforms: [...record.inboxPlatforms] }),
+    ...(record.maxClientRoomsSet && { max_client_rooms: record.maxClientRooms }),
     update_date: record.updateDate,
     client_ip: record.clientIp ?? '',
   };

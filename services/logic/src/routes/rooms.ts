@@ -37,6 +37,10 @@ export function roomRoutes({ app, bus, members }: AuthRouteContext): void {
     if (type !== 'join' && type !== 'leave') throw new HeraldError(Errors.TRANSFER_TYPE_INVALID);
     const namespace = request.namespace!.key;
     const unique = [...new Set(sources as string[])];
+    const max = request.namespace!.maxClientRooms;
+    if (type === 'join' && (await members.firstOverRoomLimit(namespace, unique, targetRoom, max)) !== undefined) {
+      throw new HeraldError(Errors.CLIENT_ROOMS_LIMIT, `a member of the source rooms would have more than ${max}`);
+    }
     await members.transfer(namespace, unique, targetRoom, type);
     bus.transfer({ namespace, sourceRooms: unique, targetRoom, type });
     return {};

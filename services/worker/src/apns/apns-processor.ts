@@ -79,17 +79,19 @@ export class ApnsProcessor {
       return { sent: 0, failed: 0, skipped: clientIds.length };
     }
 
-    // Devices still to do: no outcome yet, a token still registered.
+    // Devices still to do: no outcome yet, not acked since the offline step chose them, a token
+    // still registered.
     const outcomes = keys.apnsOutcomes(namespace, id);
-    // The outcomes hash and the client records live in different slots (one read each kind).
-    const [done, tokens] = await Promise.all([
+    // The outcomes hash and the ack set share the message's tag; the client records are elsewhere.
+    const [done, acked, tokens] = await Promise.all([
       redis.hmget(outcomes, ...clientIds),
+      redis.smismember(keys.acks(namespace, id, 'ios'), ...clientIds),
       pipelineBySlot(redis, clientIds, (clientId) => keys.client(clientId), (pipeline, clientId) => pipeline.hget(keys.client(clientId), 'device_token')),
     ]);
     const byToken = new Map<string, string>();
     clientIds.forEach((clientId, i) => {
       const token = tokens[i]![0] as string | null;
-      if (done[i] === null && token) byToken.set(token, clientId);
+      if (done[i] === null && acked[i] === 0 && token) byToken.set(token, clientId);
     });
     if (byToken.size === 0) return { sent: 0, failed: 0, skipped: clientIds.length };
 

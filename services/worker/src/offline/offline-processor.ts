@@ -33,8 +33,18 @@ export const DEFAULT_INBOX_PLATFORMS: readonly Platform[] = ['android'];
  *   first such client, and an unrelated typo stopped the whole step);
  * - iOS: one APNs delivery per device, in batch jobs, skipping clients without a device token, with
  *   `leaveMessage: false`, or that muted the room (exact name; the seed matched substrings).
- * Members are paged (SSCAN), so a room of any size never builds one giant reply. The step is
- * idempotent: re-run after a crash, inbox adds and batch job ids repeat without effect.
+ * Members are paged (SSCAN), so a room of any size never builds one giant reply.
+ *
+ * The step is idempotent per device. Inbox adds repeat without effect. The APNs audience is written
+ * to a list (`{nsp}:apns-aud:<id>`) in full — as a draft renamed once complete — before any batch is
+ * enqueued, and batch `i` is always items `[100 i, 100 i + 99]` of that list under job id
+ * `apns|nsp|id|i`. A re-run after a crash reads the stored list instead of scanning again, so it
+ * builds exactly the same batches under the same ids: BullMQ adds the ones the crash missed and
+ * ignores the others. (Scanning again would filter by the acks that arrived meanwhile, shift the
+ * devices between batches, and the ids BullMQ already had would drop the devices that moved.)
+ * Devices that acked after the audience was written are skipped by the APNs job itself.
+ * Cost over the former step: one RPUSH per member page, a RENAME and a PEXPIRE (an EXISTS, and an
+ * LRANGE on a re-run); still ⌈devices / 100⌉ jobs, one per device batch, never one per device.
  */
 export class OfflineProcessor {
   constructor(private readonly deps: OfflineDeps) {}
@@ -50,21 +60,17 @@ export class OfflineProcessor {
     }
 
     const inboxPlatforms = await this.inboxPlatforms(namespace);
+    const audienceKey = keys.apnsAudience(namespace, id);
+    const draftKey = keys.apnsAudienceDraft(namespace, id);
+    // Written by an earlier run of this step that crashed after it: that audience is final.
+    const stored = (await redis.exists(audienceKey)) === 1;
+    if (!stored) await redis.del(draftKey);
     let inboxed = 0;
-    let apnsDevices = 0;
-    let batch: string[] = [];
-    let batchIndex = 0;
-    /** Enqueues full batches (or, at the end, whatever is left). */
-    const flush = async (all: boolean) => {
-      while (batch.length >= APNS_BATCH || (all && batch.length > 0)) {
-        await apns.enqueue(namespace, id, [batch.slice(0, APNS_BATCH)], batchIndex++);
-        batch = batch.slice(APNS_BATCH);
-      }
-    };
+    const audience: string[] = [];
 
     for (const platform of PLATFORMS) {
       const toInbox = inboxPlatforms.includes(platform);
-      const toApns = platform === 'ios';
+      const toApns = platform === 'ios' && !stored;
       if (!toInbox && !toApns) continue;
       for await (const page of members.pages(namespace, report.room, platform)) {
         const acked = await redis.smismember(keys.acks(namespace, id, platform), ...page);
@@ -76,21 +82,32 @@ export class OfflineProcessor {
           pipeline.sismember(keys.clientMuted(clientId), report.room);
         });
         const adds: Promise<number>[] = [];
+        const devices: string[] = [];
         targets.forEach((clientId, i) => {
           const [leaveMessage, deviceToken] = rows[i]![0] as (string | null)[];
           const muted = rows[i]![1] === 1;
           if (leaveMessage === 'false') return;
           if (toInbox) adds.push(inbox.add(clientId, id, ttlMs));
-          if (toApns && deviceToken && !muted) {
-            batch.push(clientId);
-            apnsDevices++;
-          }
+          if (toApns && deviceToken && !muted) devices.push(clientId);
         });
         inboxed += (await Promise.all(adds)).length;
-        await flush(false);
+        if (devices.length > 0) {
+          await redis.rpush(draftKey, ...devices);
+          audience.push(...devices);
+        }
       }
     }
-    await flush(true);
+    if (stored) {
+      audience.push(...(await redis.lrange(audienceKey, 0, -1)));
+    } else if (audience.length > 0) {
+      // Complete: from now on every run enqueues these batches and no others.
+      await redis.multi().rename(draftKey, audienceKey).pexpire(audienceKey, Math.max(1, ttlMs)).exec();
+    }
+    const apnsDevices = audience.length;
+    // One round trip per batch, so the first batches are sent while later ones are added.
+    for (let b = 0; b * APNS_BATCH < audience.length; b++) {
+      await apns.enqueue(namespace, id, [audience.slice(b * APNS_BATCH, (b + 1) * APNS_BATCH)], b);
+    }
     await messages.updateReport(namespace, id, {}, { offline: `inbox:${inboxed} apns:${apnsDevices}` });
     this.deps.logger.debug({ namespace, id, inboxed, apnsDevices }, 'offline step done');
     metrics.offlineStep(namespace, 'done', inboxed);

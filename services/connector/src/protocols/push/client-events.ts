@@ -10,13 +10,15 @@ import {
   type EventAck,
 } from '@herald/protocol';
 import type { PushService } from '@herald/push';
-import { CLIENT_SETTINGS, type ClientSettings, type ClientStore } from '@herald/store';
+import { CLIENT_SETTINGS, type ClientSettings, type ClientStore, type NamespaceStore } from '@herald/store';
 import { Type } from '@sinclair/typebox';
 import type { HeraldSocket } from '../../core/socket-data';
 
 export interface ClientEventsContext {
   readonly clients: ClientStore;
   readonly push: PushService;
+  /** Read on each client push: a namespace switched offline refuses it like the REST push. */
+  readonly namespaces: Pick<NamespaceStore, 'settings'>;
   /** HERALD_CLIENT_PUSH_INTERVAL_MS */
   readonly pushIntervalMs: number;
   readonly logger: Logger;
@@ -121,7 +123,11 @@ export function bindClientEvents(socket: HeraldSocket, ctx: ClientEventsContext)
         if (data !== null && typeof data === 'object' && 'except' in data) {
           throw new HeraldError(Errors.UNKNOWN_FIELD, 'except');
         }
-        const request = validatePushRequest(data, false);
+        // The socket may outlive the switch by the namespace watch's drop delay (or a missed notice):
+        // the stored state decides, as for `POST /api/auth/push`. A namespace removed meanwhile is
+        // refused the same way.
+        const settings = await ctx.namespaces.settings(namespace);
+        const request = validatePushRequest(data, settings === null || settings.offline);
         socket.data.lastPushAt = now;
         const { id } = await ctx.push.push(namespace, { ...request, except: clientId }, clientId);
         return { ...OK_ACK, id };

@@ -2,6 +2,7 @@ import type { Logger } from '@herald/log';
 import {
   AckPushPayload,
   Errors,
+  HeraldError,
   OK_ACK,
   RoomsPayload,
   USER_ROOM_PREFIX,
@@ -52,6 +53,8 @@ export function bindPushProtocol(socket: HeraldSocket, ctx: PushProtocolContext)
     if (!list.every((room) => allowed(socket, room, joining))) return reply(ack, ROOM_ERROR);
     ctx
       .serial(socket, async () => {
+        // The whole list or nothing: a join past the namespace's room limit changes nothing.
+        if (joining) await ctx.rooms.admit(socket, list);
         for (const room of list) {
           if (joining) await ctx.rooms.join(socket, room);
           else await ctx.rooms.leave(socket, room);
@@ -60,6 +63,7 @@ export function bindPushProtocol(socket: HeraldSocket, ctx: PushProtocolContext)
       .then(
         () => reply(ack, OK_ACK),
         (error: unknown) => {
+          if (error instanceof HeraldError) return reply(ack, { status: error.status, msg: error.message });
           ctx.logger.warn({ err: error, clientId: socket.data.identity.clientId }, 'room change failed');
           reply(ack, { status: Errors.STORE_UNAVAILABLE.status, msg: Errors.STORE_UNAVAILABLE.msg });
         },
