@@ -25,6 +25,7 @@ const SCENARIOS = {
   s4: './scenarios/s4-apns-drain.mjs',
   s5: './scenarios/s5-reconnect-storm.mjs',
   s6: './scenarios/s6-ack-path.mjs',
+  s7: './scenarios/s7-overload.mjs',
 };
 const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws'];
 
@@ -134,7 +135,7 @@ async function main() {
   const options = parseArgs(argv);
   if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = resolve(options.cpuProfDir);
   if (options.help) {
-    console.log(`usage: npm run bench -- [s1 … s6 | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
+    console.log(`usage: npm run bench -- [s1 … s7 | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
     return 0;
   }
   checkBuild();

@@ -128,6 +128,10 @@ export async function startHerald({ connectors = 1, logic = 1, worker = true, en
         { name: 'redis', pid: redis.pid, side: 'server', role: 'redis' },
       ],
       redis,
+      /** Log lines at `minLevel` (pino number; 40 = warn) or above of every service, by role. */
+      logLines(minLevel = 40) {
+        return started.flatMap((s) => s.logs.filter((l) => Number(l.level) >= minLevel).map((l) => ({ role: s.role, ...l })));
+      },
       /** Starts one more service (S4 swaps workers between APNs mocks). */
       async addService(role, index, extra) {
         const s = await start(role, index, extra);
