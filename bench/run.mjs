@@ -21,6 +21,7 @@ import { appendSection, machineInfo, machineLine, REPO_ROOT, REPORT_FILE, sectio
 const SCENARIOS = {
   s1: './scenarios/s1-idle.mjs',
   s2: './scenarios/s2-room-fanout.mjs',
+  s2a: './scenarios/s2a-room-fanout-acks.mjs',
   s3: './scenarios/s3-user-push.mjs',
   s4: './scenarios/s4-apns-drain.mjs',
   s5: './scenarios/s5-reconnect-storm.mjs',
