@@ -84,6 +84,9 @@ export class ReportBatcher {
   private failures = 0;
   private lastError = '';
   private lastLogAt = 0;
+  /** Intake pauses since the last summary, and when a pause or resume was last logged. */
+  private pauses = 0;
+  private lastValveLogAt = { pause: -Infinity, resume: -Infinity };
   private readonly intervalMs: number;
   private readonly maxBatch: number;
   private readonly maxInFlight: number;
@@ -143,8 +146,9 @@ export class ReportBatcher {
     }
     if (!this.paused && this.pendingCount >= this.maxPending) {
       this.paused = true;
+      this.pauses++;
       this.pressure(true);
-      this.summary(true);
+      this.valveLine('pause');
     }
     this.timer ??= setTimeout(() => this.tick(), this.intervalMs);
   }
@@ -226,8 +230,16 @@ export class ReportBatcher {
     if (this.paused && this.pendingCount <= 0.8 * this.maxPending) {
       this.paused = false;
       this.pressure(false);
-      this.summary(true, 'report backlog below its bound; reading sockets again');
+      this.valveLine('resume');
     }
+  }
+
+  /** Pausing and resuming intake are logged once per `logEveryMs` each; the summary counts them. */
+  private valveLine(kind: 'pause' | 'resume'): void {
+    const now = Date.now();
+    if (now - this.lastValveLogAt[kind] < this.logEveryMs) return;
+    this.lastValveLogAt[kind] = now;
+    this.summary(true, kind === 'resume' ? 'report backlog below its bound; reading sockets again' : undefined);
   }
 
   /** One line per `logEveryMs` at most (or now when the state changed): what waits and why. */
@@ -241,11 +253,13 @@ export class ReportBatcher {
       pending: this.pendingCount,
       inFlight: this.inFlight,
       intakePaused: this.paused,
+      intakePauses: this.pauses,
       writtenPerS: Math.round(this.written / seconds),
       ...(this.failures > 0 ? { failedWrites: this.failures, err: this.lastError } : {}),
     };
     this.written = 0;
     this.failures = 0;
+    this.pauses = 0;
     if (msg) this.logger.info(fields, msg);
     else if (this.state === 'down') this.logger.warn(fields, 'report writes failing: Redis unreachable; updates kept and retried');
     else if (this.paused) this.logger.warn(fields, 'report path at its bound: intake paused until Redis takes the backlog');
