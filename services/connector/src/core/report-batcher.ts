@@ -84,6 +84,9 @@ export class ReportBatcher {
   private failures = 0;
   private lastError = '';
   private lastLogAt = 0;
+  /** Inbox removals that failed since their last warning, and when that was. */
+  private inboxFailures = 0;
+  private lastInboxLogAt = -Infinity;
   /** Intake pauses since the last summary, and when a pause or resume was last logged. */
   private pauses = 0;
   private lastValveLogAt = { pause: -Infinity, resume: -Infinity };
@@ -269,13 +272,19 @@ export class ReportBatcher {
   /**
    * Acked messages leave the client's inbox, in one pipeline per flush. A failure only means the
    * message is offered once more on the next connect (delivery is at least once), so it is logged
-   * (once per flush), not retried.
+   * (rate-limited), not retried.
    */
   private async clearInboxes(acks: Map<string, number[]>): Promise<void> {
     try {
       await this.inbox.removeMany(acks);
     } catch (error) {
-      this.logger.warn({ err: (error as Error).message, clients: acks.size }, 'could not clear inbox entries');
+      // Once per `logEveryMs` at most: while Redis is away this fails at every flush.
+      this.inboxFailures++;
+      const now = Date.now();
+      if (now - this.lastInboxLogAt < this.logEveryMs) return;
+      this.lastInboxLogAt = now;
+      this.logger.warn({ err: (error as Error).message, clients: acks.size, failedFlushes: this.inboxFailures }, 'could not clear inbox entries');
+      this.inboxFailures = 0;
     }
   }
 
