@@ -21,11 +21,13 @@ import { appendSection, machineInfo, machineLine, REPO_ROOT, REPORT_FILE, sectio
 const SCENARIOS = {
   s1: './scenarios/s1-idle.mjs',
   s2: './scenarios/s2-room-fanout.mjs',
+  s2a: './scenarios/s2a-room-fanout-acks.mjs',
   s3: './scenarios/s3-user-push.mjs',
   s3b: './scenarios/s3b-batch-push.mjs',
   s4: './scenarios/s4-apns-drain.mjs',
   s5: './scenarios/s5-reconnect-storm.mjs',
   s6: './scenarios/s6-ack-path.mjs',
+  s7: './scenarios/s7-overload.mjs',
 };
 const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws'];
 
@@ -135,7 +137,7 @@ async function main() {
   const options = parseArgs(argv);
   if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = resolve(options.cpuProfDir);
   if (options.help) {
-    console.log(`usage: npm run bench -- [s1 … s6 | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
+    console.log(`usage: npm run bench -- [s1 … s7 | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
     return 0;
   }
   checkBuild();

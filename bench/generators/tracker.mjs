@@ -94,6 +94,8 @@ export class Tracker {
     let missing = 0;
     let expected = 0;
     const examples = [];
+    // Room mode: pushes that no client of this generator got (a whole push lost, not one copy).
+    const noneGot = [];
     const has = (local, index) => {
       const bits = this.bits[local];
       return (index >> 3) < bits.length && (bits[index >> 3] & (1 << (index & 7))) !== 0;
@@ -111,7 +113,15 @@ export class Tracker {
         }
       }
     }
-    return { expected, missing, examples, ...this.counts(), ackSamples: this.ackSamples };
+    if (this.mode === 'room' && this.count > 0) {
+      for (let n = 0; n < total; n++) {
+        if (rejected.has(n)) continue;
+        let got = false;
+        for (let local = 0; local < this.count && !got; local++) got = has(local, n);
+        if (!got) noneGot.push(n);
+      }
+    }
+    return { expected, missing, examples, noneGot, ...this.counts(), ackSamples: this.ackSamples };
   }
 }
 

@@ -55,6 +55,8 @@ export async function startClients(system, { clients, generators, mode, rooms = 
         duplicates: parts.reduce((a, p) => a + p.duplicates, 0),
         unexpected: parts.reduce((a, p) => a + p.unexpected, 0),
         examples: parts.flatMap((p) => p.examples).slice(0, 5),
+        // Room mode: pushes no client of any generator got.
+        noneGot: parts.map((p) => new Set(p.noneGot ?? [])).reduce((a, b) => new Set([...a].filter((n) => b.has(n)))),
         ackSamples: parts.flatMap((p) => p.ackSamples),
         acksSent: parts.reduce((a, p) => a + p.acksSent, 0),
         disconnects: parts.reduce((a, p) => sumInto(a, p.disconnects), {}),

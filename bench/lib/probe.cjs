@@ -14,7 +14,14 @@ if (file) {
       global.gc();
       global.gc();
     }
-    const sample = { ...process.memoryUsage(), at: Number(process.hrtime.bigint() / 1000n), pid: process.pid };
+    // Committed and used bytes per V8 heap space: tells what connections hold (old space) from
+    // what the collector keeps for itself (new space grown during a burst of allocations).
+    const spaces = {};
+    for (const s of require('node:v8').getHeapSpaceStatistics()) spaces[s.space_name] = { committed: s.space_size, used: s.space_used_size };
+    const sample = { ...process.memoryUsage(), spaces, at: Number(process.hrtime.bigint() / 1000n), pid: process.pid };
+    // BENCH_HEAP_SNAPSHOT_DIR: a heap snapshot per sample too, to compare with bench/lib/heap-diff.mjs.
+    const snapshots = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+    if (snapshots) sample.snapshot = require('node:v8').writeHeapSnapshot(require('node:path').join(snapshots, `${process.pid}-${sample.at}.heapsnapshot`));
     writeFileSync(`${file}.tmp`, JSON.stringify(sample));
     renameSync(`${file}.tmp`, file);
   });

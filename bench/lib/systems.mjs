@@ -44,7 +44,7 @@ async function startPrivateRedis() {
  * Asks a process started with the probe (lib/probe.cjs) for its memory after two full GCs.
  * Returns process.memoryUsage() of that moment.
  */
-export async function probeMemory(proc, timeoutMs = 10_000) {
+export async function probeMemory(proc, timeoutMs = process.env.BENCH_HEAP_SNAPSHOT_DIR ? 180_000 : 10_000) {
   const before = existsSync(proc.probeFile) ? JSON.parse(readFileSync(proc.probeFile, 'utf8')).at : 0;
   process.kill(proc.pid, 'SIGUSR2');
   const deadline = Date.now() + timeoutMs;
@@ -93,6 +93,7 @@ export async function startHerald({ connectors = 1, logic = 1, worker = true, en
       NODE_OPTIONS: `--expose-gc --require "${PROBE}"`,
       // `--cpu-prof <dir>` of the bench: the probe profiles each service (lib/probe.cjs).
       ...(process.env.BENCH_CPU_PROF_DIR ? { BENCH_CPU_PROF_DIR: process.env.BENCH_CPU_PROF_DIR } : {}),
+      ...(process.env.BENCH_HEAP_SNAPSHOT_DIR ? { BENCH_HEAP_SNAPSHOT_DIR: process.env.BENCH_HEAP_SNAPSHOT_DIR } : {}),
       ...env,
     };
     const start = async (role, index, extra = {}) => {
@@ -128,6 +129,10 @@ export async function startHerald({ connectors = 1, logic = 1, worker = true, en
         { name: 'redis', pid: redis.pid, side: 'server', role: 'redis' },
       ],
       redis,
+      /** Log lines at `minLevel` (pino number; 40 = warn) or above of every service, by role. */
+      logLines(minLevel = 40) {
+        return started.flatMap((s) => s.logs.filter((l) => Number(l.level) >= minLevel).map((l) => ({ role: s.role, ...l })));
+      },
       /** Starts one more service (S4 swaps workers between APNs mocks). */
       async addService(role, index, extra) {
         const s = await start(role, index, extra);
@@ -155,7 +160,7 @@ async function startBaseline(key, name, serverScript, endpointScript, { servers,
       const probeFile = join(probeDir, `${childName}.json`);
       const child = await forkChild(childName, join(BASELINES, script), {
         args: [redis.url, ...extraArgs],
-        env: { BENCH_PROBE_FILE: probeFile },
+        env: { BENCH_PROBE_FILE: probeFile, ...(process.env.BENCH_HEAP_SNAPSHOT_DIR ? { BENCH_HEAP_SNAPSHOT_DIR: process.env.BENCH_HEAP_SNAPSHOT_DIR } : {}) },
         execArgv: ['--expose-gc', '--require', PROBE],
       });
       children.push(child);

@@ -40,6 +40,9 @@ async function measure(key, p, ctx) {
     const meter = new CpuMeter([...system.procs, ...clients.procs]).start();
     await sleep(p.idleMs);
     const cpu = meter.stop();
+    // Again after the idle phase: by then V8 has shrunk what it kept from the connect burst
+    // (its memory reducer runs some seconds after allocation stops), so this is the idle state.
+    const idle = await probeMemory(server);
     const counts = await clients.counts();
     const n = connect.done;
     const result = {
@@ -48,6 +51,8 @@ async function measure(key, p, ctx) {
       failed: connect.failed,
       connectS: connect.elapsedMs / 1000,
       rssPerConn: n ? (after.rss - before.rss) / n : undefined,
+      rssIdlePerConn: n ? (idle.rss - before.rss) / n : undefined,
+      heapTotalIdlePerConn: n ? (idle.heapTotal - before.heapTotal) / n : undefined,
       heapPerConn: n ? (after.heapUsed - before.heapUsed) / n : undefined,
       // Committed heap (used + free pages V8 keeps): the part of RSS that churn during the connect
       // burst leaves behind, as opposed to what the connections hold.
@@ -59,7 +64,15 @@ async function measure(key, p, ctx) {
       allServerCpuPct: (100 * cpu.serverUs) / cpu.wallUs,
       cpuRows: cpu.rows,
       disconnects: Object.values(counts.disconnects).reduce((a, b) => a + b, 0),
+      // Per V8 heap space: committed / used bytes per connection (after − before).
+      spaces: Object.fromEntries(
+        Object.keys(after.spaces ?? {}).map((name) => [
+          name,
+          n ? { committed: (after.spaces[name].committed - (before.spaces?.[name]?.committed ?? 0)) / n, used: (after.spaces[name].used - (before.spaces?.[name]?.used ?? 0)) / n } : undefined,
+        ]),
+      ),
     };
+    ctx.log(`  ${system.name}: V8 heap spaces per connection, committed/used KiB: ${Object.entries(result.spaces).map(([k, v]) => `${k} ${fmt(v.committed / KiB)}/${fmt(v.used / KiB)}`).join(', ')}`);
     ctx.log(`  ${system.name}: ${n} connected in ${result.connectS.toFixed(1)} s; RSS/conn ${fmt(result.rssPerConn / KiB)} KiB, heap/conn ${fmt(result.heapPerConn / KiB)} KiB; idle CPU ${fmt(result.serverCpuPct)} %`);
     return result;
   } finally {
@@ -87,6 +100,8 @@ export async function run(ctx) {
     perConn('RSS per connection', (r) => r.rssPerConn / KiB),
     perConn('JS heap per connection (after GC)', (r) => r.heapPerConn / KiB),
     { label: 'JS heap committed per connection (used + free pages kept)', get: (r) => r.heapTotalPerConn / KiB, unit: ' KiB' },
+    { label: 'RSS per connection after the idle phase', get: (r) => r.rssIdlePerConn / KiB, unit: ' KiB', ratio: true },
+    { label: 'JS heap committed per connection after the idle phase', get: (r) => r.heapTotalIdlePerConn / KiB, unit: ' KiB', ratio: true },
     { label: 'external + ArrayBuffers per connection', get: (r) => r.externalPerConn / KiB, unit: ' KiB' },
     { label: 'Redis memory per connection', get: (r) => r.redisPerConn / KiB, unit: ' KiB' },
     { label: 'server RSS, total', get: (r) => r.rssTotal / 2 ** 20, unit: ' MiB', ratio: true },

@@ -24,7 +24,7 @@ export const fdNeeds = (p) => Math.ceil(p.clients / Math.min(p.connectors, p.gen
 async function measure(key, p, ctx) {
   const system = await SYSTEMS[key]({ connectors: p.connectors, logic: 1 });
   const stopSystem = ctx.track(() => system.stop());
-  const clients = await startClients(system, { clients: p.clients, generators: p.generators, mode: 'room', rooms: ['r1'], uuidPrefix: 'fan' });
+  const clients = await startClients(system, { clients: p.clients, generators: p.generators, mode: 'room', rooms: ['r1'], uuidPrefix: 'fan', ack: Boolean(p.acks) });
   const stopClients = ctx.track(() => clients.stop());
   const drivers = await startDrivers(system, { drivers: p.drivers, mode: 'room', room: 'r1', clientsTotal: p.clients, expectAckCount: p.clients, connections: p.connections, padBytes: p.padBytes });
   const stopDrivers = ctx.track(() => drivers.stop());
@@ -67,9 +67,12 @@ export async function run(ctx) {
   const results = {};
   for (const key of ctx.systems) results[key] = await measure(key, p, ctx);
   const keys = ctx.systems;
+  // With acks on (S2a) the issue's goal is 0.7 × B-sio with its bare ack handler; without, 0.9 ×.
+  const goal = p.acks ? 0.7 : 0.9;
   const main = comparisonTable(results, keys, [
     { label: 'room size (clients) / connectors', get: () => `${p.clients} / ${p.connectors}` },
-    { label: 'sustained deliveries/s (last step that kept up)', get: (r) => r.rising.sustainedDeliveries ?? 0, ratio: true, goal: (h, s, x) => (x === undefined ? '≥ 0.9× B-sio' : `≥ 0.9× B-sio ${check(x >= 0.9)}`) },
+    ...(p.acks ? [{ label: 'acks', get: (r) => (r.name === 'Herald' ? 'every client acks every push (ackPush → reports)' : 'every client acks every push (bare handler: a counter)') }] : []),
+    { label: 'sustained deliveries/s (last step that kept up)', get: (r) => r.rising.sustainedDeliveries ?? 0, ratio: true, goal: (h, s, x) => (x === undefined ? `≥ ${goal}× B-sio` : `≥ ${goal}× B-sio ${check(x >= goal)}`) },
     { label: 'sustained pushes/s', get: (r) => r.rising.sustainedRate ?? 0, ratio: true },
     { label: 'saturated below --max', get: (r) => (r.rising.saturated ? 'yes' : `no (≥ ${p.max}/s)`) },
     { label: 'peak deliveries/s inside a step', get: (r) => r.rising.peakWindowDeliveries, ratio: true },

@@ -343,6 +343,14 @@ export const VARIABLES = {
     defaultText: 'unset',
     parse: port,
   },
+  reportMaxPending: {
+    env: 'HERALD_REPORT_MAX_PENDING',
+    roles: ['connector'],
+    doc: 'Report updates (acks, online counts) a connector keeps while Redis takes them slower than clients send them (about 100 bytes each). Above it the connector stops reading its sockets until the backlog is below 80 % of it; no update is ever dropped (docs/reliability.md, "Above capacity").',
+    default: 500_000,
+    defaultText: '`500000`',
+    parse: integer(100, 100_000_000),
+  },
 } as const satisfies Record<string, Variable<unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;

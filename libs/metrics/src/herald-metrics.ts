@@ -85,8 +85,6 @@ export class HeraldMetrics {
   private labels = new NamespaceLabels(100);
   private credentials: { user: Buffer; password: Buffer } | undefined;
   private readonly clock = new AckClock();
-  private reportSince = 0;
-  private reportFlushSince = 0;
   private queues: readonly QueueLike[] = [];
   private namespacesOf: () => Iterable<WatchedNamespace> = () => [];
   private readonly connectionLabels = new Map<string, { namespace: string; protocol: string; platform: string; transport: string }>();
@@ -277,22 +275,11 @@ export class HeraldMetrics {
     if (this.on) this.series.inboxSize.observe(size);
   }
 
-  /** The report batcher queued an update. */
-  reportQueued(): void {
-    if (this.on && this.reportSince === 0) this.reportSince = performance.now();
-  }
-
-  /** The report batcher took what was queued for writing (flushes run one at a time). */
-  reportFlushStarted(): void {
-    this.reportFlushSince = this.reportSince;
-    this.reportSince = 0;
-  }
-
-  /** The report batcher wrote `count` updates of the batch being flushed. */
-  reportApplied(count: number): void {
+  /** The report batcher wrote `count` updates of a batch whose first update was queued at `since` (`performance.now()`). */
+  reportApplied(count: number, since: number): void {
     if (!this.on) return;
     this.series.reportUpdates.inc(count);
-    if (this.reportFlushSince > 0) this.series.reportLag.observe((performance.now() - this.reportFlushSince) / 1000);
+    this.series.reportLag.observe((performance.now() - since) / 1000);
   }
 
   // ------------------------------------------------------------------ hooks: worker

@@ -2,6 +2,7 @@ import { publicPushData, type PushMessage } from '@herald/protocol';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import type { Scripts } from './scripts';
+import { pipelineBySlot } from './slot-pipeline';
 
 /** Default capacity of an inbox (seed `android_unread_message_list_max_limit`). */
 export const INBOX_CAPACITY = 100;
@@ -53,6 +54,21 @@ export class InboxStore {
     });
     if (gone.length) await this.redis.zrem(inbox, ...gone);
     return messages;
+  }
+
+  /**
+   * Several clients acknowledged messages (clientId → ids): they leave their inboxes, in one
+   * pipeline (one per node group on a cluster) instead of one round trip per client.
+   */
+  async removeMany(acks: ReadonlyMap<string, readonly number[]>): Promise<void> {
+    const entries = [...acks].filter(([, ids]) => ids.length > 0);
+    if (entries.length === 0) return;
+    await pipelineBySlot(
+      this.redis,
+      entries,
+      ([clientId]) => this.keys.clientInbox(clientId),
+      (pipeline, [clientId, ids]) => void pipeline.zrem(this.keys.clientInbox(clientId), ...ids.map(String)),
+    );
   }
 
   /** The client acknowledged these messages: they leave its inbox. */

@@ -28,6 +28,7 @@ import { Server } from 'socket.io';
 import { deliver } from './core/delivery';
 import { Eviction } from './core/eviction';
 import { HandshakeGate } from './core/handshake';
+import { IntakeValve } from './core/intake';
 import { Liveness } from './core/liveness';
 import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
@@ -97,7 +98,12 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const clients = new ClientStore(redis, keys, scripts);
   const namespaces = new NamespaceStore(redis, keys);
   const inbox = new InboxStore(redis, keys, scripts);
-  const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }));
+  // Backpressure: above its bound the report path stops the reading of sockets (intake.ts).
+  let intake: IntakeValve | undefined;
+  const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }), {
+    maxPending: config.reportMaxPending,
+    pressure: (high) => intake?.set(high),
+  });
   const rooms = new Rooms(
     roomStore,
     clients,
@@ -126,6 +132,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       callback(null, !allowed || origin === undefined || allowed.includes(origin));
     },
   });
+
+  intake = new IntakeValve(io);
 
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {

@@ -2,6 +2,7 @@ import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import type { Platform } from '@herald/protocol';
 import type { InboxStore, Keys, Scripts } from '@herald/store';
+import { Fifo } from './fifo';
 
 /** Tuning of the report batcher; defaults suit one connector with tens of thousands of sockets. */
 export interface ReportBatcherOptions {
@@ -14,11 +15,24 @@ export interface ReportBatcherOptions {
   /** Updates per script call. @default 500 */
   readonly maxBatch?: number;
   /**
-   * Updates kept while Redis is unreachable; beyond this the oldest are dropped and logged, so that
-   * an outage cannot exhaust the connector's memory.
-   * @default 200000
+   * Script calls in flight at once. Writes overlap (ioredis pipelines them on one connection), so
+   * a connector whose event loop is slow to come back to a reply still writes at Redis' pace.
+   * @default 16
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Updates waiting (queued or in flight) above which the connector stops reading from its
+   * sockets (`pressure(true)`) until they are written down to 80 % of it. Nothing is ever dropped:
+   * the bound on memory is paid by slowing intake (docs/reliability.md, "Above capacity").
+   * @default 500000
    */
   readonly maxPending?: number;
+  /** Backoff before writing again after a failed write (Redis unreachable). @default 1000 */
+  readonly retryMs?: number;
+  /** At most one summary line per this interval while behind or failing. @default 10000 */
+  readonly logEveryMs?: number;
+  /** Told when intake must pause (`true`) and may resume (`false`). @default no-op */
+  readonly pressure?: (high: boolean) => void;
 }
 
 interface Update {
@@ -28,22 +42,64 @@ interface Update {
   readonly platform: Platform | '';
 }
 
+/** Updates of one namespace, written by one script call (all keys share its hash tag). */
+interface Batch {
+  readonly namespace: string;
+  readonly updates: Update[];
+  /** When its first update was queued (`performance.now()`), for the report-apply lag metric. */
+  readonly since: number;
+}
+
+/** `down`: the last write failed (Redis unreachable); `behind`: writes succeed but updates wait. */
+export type ReportPathState = 'ok' | 'behind' | 'down';
+
 /**
  * The ack path: acks and online delivery counts leave the socket handler at once and reach the
  * report in batches, one `report-apply` script call per namespace and batch (all keys of a
  * namespace's reports share its hash tag). The script ignores unknown ids and counts each client's
  * ack once, so re-sending a batch after a failure is harmless.
+ *
+ * No update is dropped: a failed batch is written again (after `retryMs`) until Redis takes it,
+ * and when more than `maxPending` wait the connector stops reading its sockets instead of
+ * forgetting counts. "Redis is down" (writes fail) and "I am behind" (writes succeed, updates
+ * wait) are told apart and logged as one summary line per `logEveryMs`, never one per update.
  */
 export class ReportBatcher {
-  private pending = new Map<string, Update[]>();
+  /** Full batches, oldest first, then batches put back after a failed write (written first). */
+  private readonly ready = new Fifo<Batch>();
+  private readonly retry: Batch[] = [];
+  /** The batch being filled, per namespace. */
+  private open = new Map<string, Batch>();
   /** Acked ids per client, to take out of its inbox (another slot than the report). */
   private inboxAcks = new Map<string, number[]>();
-  private size = 0;
+  /** Updates not yet written (open, ready, put back or in flight). */
+  private pendingCount = 0;
+  private inFlight = 0;
+  private readonly idle = new Set<() => void>();
+  private readonly inboxWrites = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private state: ReportPathState = 'ok';
+  private paused = false;
+  private closed = false;
+  /** For the summary line: since the last one. */
+  private written = 0;
+  private failures = 0;
+  private lastError = '';
+  private lastLogAt = 0;
+  /** Inbox removals that failed since their last warning, and when that was. */
+  private inboxFailures = 0;
+  private lastInboxLogAt = -Infinity;
+  /** Intake pauses since the last summary, and when a pause or resume was last logged. */
+  private pauses = 0;
+  private lastValveLogAt = { pause: -Infinity, resume: -Infinity };
   private readonly intervalMs: number;
   private readonly maxBatch: number;
+  private readonly maxInFlight: number;
   private readonly maxPending: number;
+  private readonly retryMs: number;
+  private readonly logEveryMs: number;
+  private readonly pressure: (high: boolean) => void;
 
   constructor(
     private readonly scripts: Scripts,
@@ -54,13 +110,26 @@ export class ReportBatcher {
   ) {
     this.intervalMs = options.intervalMs ?? 20;
     this.maxBatch = options.maxBatch ?? 500;
-    this.maxPending = options.maxPending ?? 200_000;
+    this.maxInFlight = options.maxInFlight ?? 16;
+    this.maxPending = options.maxPending ?? 500_000;
+    this.retryMs = options.retryMs ?? 1000;
+    this.logEveryMs = options.logEveryMs ?? 10_000;
+    this.pressure = options.pressure ?? (() => undefined);
+  }
+
+  /** Updates not yet written. */
+  get pending(): number {
+    return this.pendingCount;
+  }
+
+  /** Whether the last write failed (`down`), updates wait above one round of batches (`behind`). */
+  get status(): ReportPathState {
+    return this.state;
   }
 
   /** A client acknowledged message `id`. */
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
     this.add(namespace, { id, kind: 'a', value: clientId, platform });
-    metrics.acked(namespace, id);
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
     ids.push(id);
@@ -72,79 +141,186 @@ export class ReportBatcher {
   }
 
   private add(namespace: string, update: Update): void {
-    let list = this.pending.get(namespace);
-    if (!list) this.pending.set(namespace, (list = []));
-    list.push(update);
-    this.size++;
-    metrics.reportQueued();
-    if (this.size > this.maxPending) {
-      list.shift();
-      this.size--;
-      this.logger.error({ namespace }, 'report updates dropped: Redis unreachable for too long');
+    let batch = this.open.get(namespace);
+    if (!batch) this.open.set(namespace, (batch = { namespace, updates: [], since: performance.now() }));
+    batch.updates.push(update);
+    this.pendingCount++;
+    if (batch.updates.length >= this.maxBatch) {
+      this.open.delete(namespace);
+      this.ready.push(batch);
+      this.pump();
     }
-    this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
+    if (!this.paused && this.pendingCount >= this.maxPending) {
+      this.paused = true;
+      this.pauses++;
+      this.pressure(true);
+      this.valveLine('pause');
+    }
+    this.timer ??= setTimeout(() => this.tick(), this.intervalMs);
   }
 
-  /** Writes everything pending; resolves when written (or put back after a failure). */
-  flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
+  /** The grouping delay is over: open batches become ready, inbox removals leave. */
+  private tick(): void {
     this.timer = undefined;
-    if (this.flushing) return this.flushing.then(() => this.flush());
-    if (this.size === 0) return Promise.resolve();
-    const batches = this.pending;
-    const inboxAcks = this.inboxAcks;
-    this.pending = new Map();
-    this.inboxAcks = new Map();
-    this.size = 0;
-    metrics.reportFlushStarted();
-    this.flushing = Promise.all([this.write(batches), this.clearInboxes(inboxAcks)]).then(
-      () => undefined,
-      () => undefined,
-    ).finally(() => (this.flushing = undefined));
-    return this.flushing;
+    for (const batch of this.open.values()) this.ready.push(batch);
+    this.open = new Map();
+    if (this.inboxAcks.size > 0) {
+      const acks = this.inboxAcks;
+      this.inboxAcks = new Map();
+      const work = this.clearInboxes(acks);
+      this.inboxWrites.add(work);
+      void work.finally(() => this.inboxWrites.delete(work));
+    }
+    this.pump();
   }
 
-  private async write(batches: Map<string, Update[]>): Promise<void> {
-    for (const [namespace, updates] of batches) {
-      for (let start = 0; start < updates.length; start += this.maxBatch) {
-        const chunk = updates.slice(start, start + this.maxBatch);
-        const keys: string[] = [];
-        const args: (string | number)[] = [];
-        for (const u of chunk) {
-          const message = this.keys.message(namespace, u.id);
-          keys.push(message, u.kind === 'a' ? this.keys.acks(namespace, u.id, u.platform as Platform) : message);
-          args.push(u.kind, u.value, u.platform);
-        }
-        try {
-          await this.scripts.reportApply(keys, args);
-          metrics.reportApplied(chunk.length);
-        } catch (error) {
-          this.logger.warn({ err: error, namespace, updates: updates.length - start }, 'report write failed; retrying in 1 s');
-          // Back off instead of retrying at the batching pace while Redis is away.
-          this.timer ??= setTimeout(() => void this.flush(), 1000);
-          for (const u of updates.slice(start)) this.add(namespace, u);
-          break;
-        }
+  /** Starts writes while batches wait and slots are free (one probe at a time while Redis is down). */
+  private pump(): void {
+    if (this.retryTimer) return;
+    const slots = this.state === 'down' ? 1 : this.maxInFlight;
+    while (this.inFlight < slots) {
+      const batch = this.retry.pop() ?? this.ready.shift();
+      if (!batch) break;
+      this.inFlight++;
+      void this.write(batch);
+    }
+    if (this.inFlight === 0 && this.pendingCount === 0) for (const resolve of [...this.idle]) resolve();
+  }
+
+  private async write(batch: Batch): Promise<void> {
+    const { namespace, updates } = batch;
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const u of updates) {
+      const message = this.keys.message(namespace, u.id);
+      keys.push(message, u.kind === 'a' ? this.keys.acks(namespace, u.id, u.platform as Platform) : message);
+      args.push(u.kind, u.value, u.platform);
+    }
+    try {
+      await this.scripts.reportApply(keys, args);
+      metrics.reportApplied(updates.length, batch.since);
+      this.inFlight--;
+      this.pendingCount -= updates.length;
+      this.written += updates.length;
+      this.settle();
+    } catch (error) {
+      this.inFlight--;
+      this.failures++;
+      this.lastError = (error as Error).message;
+      // Kept, and written again first once Redis answers (the script is idempotent).
+      this.retry.push(batch);
+      if (this.state !== 'down') {
+        this.state = 'down';
+        this.summary(true);
+      } else this.summary(false);
+      if (!this.retryTimer && !this.closed) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.pump();
+        }, this.retryMs);
       }
     }
+    this.pump();
+  }
+
+  /** After a successful write: the state, intake and the summary line follow the backlog. */
+  private settle(): void {
+    const wasDown = this.state === 'down';
+    const behind = this.pendingCount > this.maxBatch * this.maxInFlight;
+    if (wasDown || (behind && this.state === 'ok')) {
+      this.state = behind ? 'behind' : 'ok';
+      this.summary(true, wasDown ? 'report writes succeed again' : undefined);
+    } else if (!behind && this.state === 'behind') {
+      this.state = 'ok';
+      this.summary(true, 'report updates caught up');
+    } else if (this.state === 'behind') this.summary(false);
+    if (this.paused && this.pendingCount <= 0.8 * this.maxPending) {
+      this.paused = false;
+      this.pressure(false);
+      this.valveLine('resume');
+    }
+  }
+
+  /** Pausing and resuming intake are logged once per `logEveryMs` each; the summary counts them. */
+  private valveLine(kind: 'pause' | 'resume'): void {
+    const now = Date.now();
+    if (now - this.lastValveLogAt[kind] < this.logEveryMs) return;
+    this.lastValveLogAt[kind] = now;
+    this.summary(true, kind === 'resume' ? 'report backlog below its bound; reading sockets again' : undefined);
+  }
+
+  /** One line per `logEveryMs` at most (or now when the state changed): what waits and why. */
+  private summary(force: boolean, msg?: string): void {
+    const now = Date.now();
+    if (!force && now - this.lastLogAt < this.logEveryMs) return;
+    const seconds = Math.max(0.001, (now - (this.lastLogAt || now)) / 1000);
+    this.lastLogAt = now;
+    const fields = {
+      state: this.state,
+      pending: this.pendingCount,
+      inFlight: this.inFlight,
+      intakePaused: this.paused,
+      intakePauses: this.pauses,
+      writtenPerS: Math.round(this.written / seconds),
+      ...(this.failures > 0 ? { failedWrites: this.failures, err: this.lastError } : {}),
+    };
+    this.written = 0;
+    this.failures = 0;
+    this.pauses = 0;
+    if (msg) this.logger.info(fields, msg);
+    else if (this.state === 'down') this.logger.warn(fields, 'report writes failing: Redis unreachable; updates kept and retried');
+    else if (this.paused) this.logger.warn(fields, 'report path at its bound: intake paused until Redis takes the backlog');
+    else if (this.state === 'behind') this.logger.warn(fields, 'report path behind: updates wait for Redis; none dropped');
   }
 
   /**
-   * Acked messages leave the client's inbox. A failure only means the message is offered once more
-   * on the next connect (delivery is at least once), so it is logged, not retried.
+   * Acked messages leave the client's inbox, in one pipeline per flush. A failure only means the
+   * message is offered once more on the next connect (delivery is at least once), so it is logged
+   * (rate-limited), not retried.
    */
   private async clearInboxes(acks: Map<string, number[]>): Promise<void> {
-    await Promise.all(
-      [...acks].map(([clientId, ids]) =>
-        this.inbox.remove(clientId, ids).catch((error: unknown) => this.logger.warn({ err: error, clientId }, 'could not clear inbox entries')),
-      ),
-    );
+    try {
+      await this.inbox.removeMany(acks);
+    } catch (error) {
+      // Once per `logEveryMs` at most: while Redis is away this fails at every flush.
+      this.inboxFailures++;
+      const now = Date.now();
+      if (now - this.lastInboxLogAt < this.logEveryMs) return;
+      this.lastInboxLogAt = now;
+      this.logger.warn({ err: (error as Error).message, clients: acks.size, failedFlushes: this.inboxFailures }, 'could not clear inbox entries');
+      this.inboxFailures = 0;
+    }
   }
 
-  /** Stops the timer after writing what is pending. */
-  async close(): Promise<void> {
-    await this.flush();
+  /** Writes everything pending; resolves once nothing waits (retrying while Redis is away). */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.tick();
+    }
+    const inboxes = Promise.all([...this.inboxWrites]).then(() => undefined);
+    if (this.pendingCount === 0 && this.inFlight === 0) return inboxes;
+    const reports = new Promise<void>((resolve) => {
+      const done = () => {
+        this.idle.delete(done);
+        resolve();
+      };
+      this.idle.add(done);
+      this.pump();
+    });
+    return Promise.all([reports, inboxes]).then(() => undefined);
+  }
+
+  /** Writes what is pending (while Redis answers within `timeoutMs`), then stops its timers. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.flush(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    this.closed = true;
+    if (this.pendingCount > 0) this.logger.error({ pending: this.pendingCount }, 'report updates not written at shutdown: Redis did not take them in time');
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = undefined;
+    this.retryTimer = undefined;
   }
 }
