@@ -90,6 +90,10 @@ export const Errors = Object.freeze({
   NAMESPACE_EMPTY: entry('NAMESPACE_EMPTY', 'namespace can not be empty', 400),
   NAMESPACE_KEY_MISMATCH: entry('NAMESPACE_KEY_MISMATCH', 'key must be the namespace of the credentials', 400),
   APNS_LIST_TOO_LARGE: entry('APNS_LIST_TOO_LARGE', 'apns_list too large', 400),
+
+  // --- admin console ---
+  DEAD_LETTER_NOT_FOUND: entry('DEAD_LETTER_NOT_FOUND', 'dead letter job not found', 400),
+  DEAD_LETTER_NOT_FAILED: entry('DEAD_LETTER_NOT_FAILED', 'dead letter job is not failed', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

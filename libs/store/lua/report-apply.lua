@@ -9,11 +9,13 @@
                (for an online count, the message hash again)
 
     ARGV[3i-2] kind of update i: 'a' (ack), 'o' (online deliveries), 'n' (add to a counter),
-               's' (set a text field)
+               's' (set a text field), 't' (append to the message's timeline)
     ARGV[3i-1] the acking clientId ('a'), the number of sockets written to ('o'), the amount
                to add ('n') or the text ('s')
     ARGV[3i]   the acking client's platform: web, android or ios ('a'); '' ('o'); the field
                name ('n', 's')
+    For 't': KEYS[2i] is the timeline list ({nsp}:t:<id>), ARGV[3i-1] the entry (JSON text),
+    ARGV[3i] the most entries the list may hold.
 
   Output:
     the number of updates that changed the report
@@ -23,17 +25,27 @@
          android, ackIOSCount / ackAndroidCount; the ack set expires with the message.
     'o': HINCRBY onlineClientCount by the count.
     'n': HINCRBY the named field; 's': HSET the named field.
+    't': RPUSH the entry while the list is shorter than the cap, else HINCRBY timelineDropped
+         on the message (the counters above stay exact either way); the list expires with the
+         message. A 't' right after an 'a' that changed nothing (a repeated ack) is skipped, so
+         a client's ack shows once. A 't' does not count in the output.
     All keys share the {nsp} hash tag.
 ]]
 local applied = 0
+-- whether the previous update was an ack that counted nothing ('t' after it is skipped)
+local repeatedAck = false
 for i = 1, #KEYS / 2 do
   local msg = KEYS[2 * i - 1]
   local kind = ARGV[3 * i - 2]
   local ttl = redis.call('PTTL', msg)
   if ttl ~= -2 then
+    local wasRepeatedAck = repeatedAck
+    repeatedAck = false
     if kind == 'a' then
       local acks = KEYS[2 * i]
+      repeatedAck = true
       if redis.call('SADD', acks, ARGV[3 * i - 1]) == 1 then
+        repeatedAck = false
         redis.call('HINCRBY', msg, 'ackCount', 1)
         local platform = ARGV[3 * i]
         if platform == 'ios' then
@@ -55,6 +67,16 @@ for i = 1, #KEYS / 2 do
     elseif kind == 's' then
       redis.call('HSET', msg, ARGV[3 * i], ARGV[3 * i - 1])
       applied = applied + 1
+    elseif kind == 't' and not wasRepeatedAck then
+      local timeline = KEYS[2 * i]
+      if redis.call('LLEN', timeline) < tonumber(ARGV[3 * i]) then
+        redis.call('RPUSH', timeline, ARGV[3 * i - 1])
+        if ttl > 0 then
+          redis.call('PEXPIRE', timeline, ttl)
+        end
+      else
+        redis.call('HINCRBY', msg, 'timelineDropped', 1)
+      end
     end
   end
 end

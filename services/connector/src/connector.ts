@@ -93,7 +93,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const clients = new ClientStore(redis, keys, scripts);
   const namespaces = new NamespaceStore(redis, keys);
   const inbox = new InboxStore(redis, keys, scripts);
-  const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }));
+  const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }), { connectorId: id, timelineMaxEntries: config.timelineMaxEntries });
   const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import type { Platform } from '@herald/protocol';
-import type { InboxStore, Keys, Scripts } from '@herald/store';
+import { TIMELINE_MAX_ENTRIES, timelineUpdate, type InboxStore, type Keys, type Scripts, type StoredTimelineEntry } from '@herald/store';
 
 /** Tuning of the report batcher; defaults suit one connector with tens of thousands of sockets. */
 export interface ReportBatcherOptions {
@@ -18,6 +18,13 @@ export interface ReportBatcherOptions {
    * @default 200000
    */
   readonly maxPending?: number;
+  /** This connector's id, named by its timeline entries. @default 'connector' */
+  readonly connectorId?: string;
+  /**
+   * Most entries of one message's timeline (`HERALD_TIMELINE_MAX_ENTRIES`); 0 writes none.
+   * @default TIMELINE_MAX_ENTRIES
+   */
+  readonly timelineMaxEntries?: number;
 }
 
 interface Update {
@@ -25,6 +32,8 @@ interface Update {
   readonly kind: 'a' | 'o';
   readonly value: string | number;
   readonly platform: Platform | '';
+  /** The message's timeline entry for this update, written in the same script call. */
+  readonly timeline?: StoredTimelineEntry;
 }
 
 /**
@@ -43,6 +52,8 @@ export class ReportBatcher {
   private readonly intervalMs: number;
   private readonly maxBatch: number;
   private readonly maxPending: number;
+  private readonly connectorId: string;
+  private readonly timelineMax: number;
 
   constructor(
     private readonly scripts: Scripts,
@@ -54,11 +65,14 @@ export class ReportBatcher {
     this.intervalMs = options.intervalMs ?? 20;
     this.maxBatch = options.maxBatch ?? 500;
     this.maxPending = options.maxPending ?? 200_000;
+    this.connectorId = options.connectorId ?? 'connector';
+    this.timelineMax = options.timelineMaxEntries ?? TIMELINE_MAX_ENTRIES;
   }
 
   /** A client acknowledged message `id`. */
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
-    this.add(namespace, { id, kind: 'a', value: clientId, platform });
+    const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'acked' as const, clientId, platform } : undefined;
+    this.add(namespace, { id, kind: 'a', value: clientId, platform, ...(timeline && { timeline }) });
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
     ids.push(id);
@@ -66,7 +80,9 @@ export class ReportBatcher {
 
   /** This connector wrote message `id` to `count` sockets. */
   delivered(namespace: string, id: number, count: number): void {
-    if (count > 0) this.add(namespace, { id, kind: 'o', value: count, platform: '' });
+    if (count <= 0) return;
+    const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'delivered' as const, connector: this.connectorId, sockets: count } : undefined;
+    this.add(namespace, { id, kind: 'o', value: count, platform: '', ...(timeline && { timeline }) });
   }
 
   private add(namespace: string, update: Update): void {
@@ -110,6 +126,11 @@ export class ReportBatcher {
           const message = this.keys.message(namespace, u.id);
           keys.push(message, u.kind === 'a' ? this.keys.acks(namespace, u.id, u.platform as Platform) : message);
           args.push(u.kind, u.value, u.platform);
+          if (u.timeline) {
+            const update = timelineUpdate(this.keys, namespace, u.id, u.timeline, this.timelineMax);
+            keys.push(...update.keys);
+            args.push(...update.args);
+          }
         }
         try {
           await this.scripts.reportApply(keys, args);

@@ -1,7 +1,7 @@
 import type { Logger } from '@herald/log';
 import type { ApnsJob } from '@herald/queues';
-import type { ApnsSettings, Keys, MessageReport, MessageStore, NamespaceStore, RedisClient, Scripts } from '@herald/store';
-import { pipelineBySlot } from '@herald/store';
+import type { ApnsSettings, Keys, MessageReport, MessageStore, MessageTimeline, NamespaceStore, RedisClient, Scripts, StoredTimelineEntry } from '@herald/store';
+import { maskToken, pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 import type { ApnsEndpoint, ApnsNotification, ApnsSender, ApnsSenderFactory, DeviceResult } from './apns-sender';
 import { ApnsConfigError } from './node-apn-sender';
@@ -11,6 +11,8 @@ export interface ApnsDeps {
   readonly keys: Keys;
   readonly scripts: Scripts;
   readonly messages: MessageStore;
+  /** Where each device's final outcome is told (the message's timeline). */
+  readonly timeline: MessageTimeline;
   readonly namespaces: NamespaceStore;
   readonly endpoint: ApnsEndpoint;
   readonly createSender: ApnsSenderFactory;
@@ -104,6 +106,7 @@ export class ApnsProcessor {
     const results = await sender.send(this.notification(report, resolved.settings), [...byToken.keys()]);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const record: Record<string, string> = {};
+    const steps: StoredTimelineEntry[] = [];
     const counters: Record<string, number> = {};
     const count = (field: string) => (counters[field] = (counters[field] ?? 0) + 1);
     let retry = 0;
@@ -114,6 +117,7 @@ export class ApnsProcessor {
       const verdict = verdictOf(result);
       if (verdict === 'ok') {
         record[clientId] = 'ok';
+        steps.push({ at: Date.now(), step: 'apns', clientId, outcome: 'ok', token: maskToken(result.token) });
         count('apnsCount');
         count('apnsSuccessCount');
         continue;
@@ -125,6 +129,7 @@ export class ApnsProcessor {
         continue;
       }
       record[clientId] = `${result.status ?? 'no answer'} ${result.reason}`.slice(0, 200);
+      steps.push({ at: Date.now(), step: 'apns', clientId, outcome: record[clientId]!, token: maskToken(result.token) });
       count('apnsCount');
       count(`apnsFailed:${failureKind(result)}`);
       if (DROP_TOKEN.has(result.reason)) {
@@ -136,6 +141,7 @@ export class ApnsProcessor {
       await redis.multi().hset(outcomes, record).pexpire(outcomes, Math.max(1, await redis.pttl(keys.message(namespace, id)))).exec();
     }
     await messages.updateReport(namespace, id, counters, { apnsEnv: sender.production ? 'production' : 'dev' });
+    await this.deps.timeline.append(namespace, id, steps);
     if (rebuild) await this.drop(resolved.cacheKey);
     if (retry > 0) {
       // BullMQ retries the job with backoff; devices with an outcome are skipped then.

@@ -1,7 +1,7 @@
 import type { Logger } from '@herald/log';
 import { PLATFORMS, isPlatform, type Platform } from '@herald/protocol';
 import { APNS_BATCH, type ApnsQueue, type OfflineJob } from '@herald/queues';
-import type { InboxStore, Keys, MessageStore, RedisClient, RoomMembers } from '@herald/store';
+import type { InboxStore, Keys, MessageStore, MessageTimeline, RedisClient, RoomMembers } from '@herald/store';
 import { pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 
@@ -15,6 +15,8 @@ export interface OfflineDeps {
   readonly redis: RedisClient;
   readonly keys: Keys;
   readonly messages: MessageStore;
+  /** Where the step is told (the message's timeline). */
+  readonly timeline: MessageTimeline;
   readonly members: RoomMembers;
   readonly inbox: InboxStore;
   readonly apns: ApnsQueue;
@@ -88,6 +90,7 @@ export class OfflineProcessor {
     }
     await flush(true);
     await messages.updateReport(namespace, id, {}, { offline: `inbox:${inboxed} apns:${apnsDevices}` });
+    await this.deps.timeline.append(namespace, id, [{ at: Date.now(), step: 'offline', inbox: inboxed, apns: apnsDevices }]);
     this.deps.logger.debug({ namespace, id, inboxed, apnsDevices }, 'offline step done');
     return { outcome: 'done', inboxed, apnsDevices };
   };
