@@ -11,6 +11,8 @@ const APNS_SECRETS = ['apns_dev_cert', 'apns_dev_key', 'apns_production_cert', '
 const main = document.getElementById('main');
 const statusLine = document.getElementById('status');
 let refreshTimer;
+/** The message to show once a navigation started by `navigate` lands (a hash change clears the line). */
+let flash;
 
 // ---- helpers
 
@@ -115,12 +117,14 @@ async function namespacePicker(onChange) {
   return { element: h('label', {}, 'Namespace', select), current };
 }
 
-function table(headers, rows, attrs = {}) {
+function table(headers, rows, attrs = {}, empty = 'nothing yet') {
+  // A column is numeric when its first row's cell is.
+  const numeric = (i) => rows[0]?.children[i]?.classList.contains('num');
   return h(
     'table',
     attrs,
-    h('thead', {}, h('tr', {}, headers.map((title) => h('th', { class: /count|#|sockets|inbox|apns$/i.test(title) ? 'num' : undefined }, title)))),
-    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, 'nothing yet'))),
+    h('thead', {}, h('tr', {}, headers.map((title, i) => h('th', { class: numeric(i) ? 'num' : undefined }, title)))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: headers.length, class: 'muted' }, empty))),
   );
 }
 
@@ -142,9 +146,7 @@ function loginPage() {
         const ok = await attempt(() => api('POST', '/api/admin/login', { auth }));
         if (!ok) return;
         sessionStorage.setItem(SESSION_KEY, JSON.stringify(auth));
-        status('');
-        location.hash = '#/namespaces';
-        route();
+        navigate('#/namespaces', '');
       },
     },
     h('label', {}, 'Admin name', user),
@@ -256,11 +258,10 @@ async function namespaceEditPage(key) {
     if (inbox.length) body.inbox_platforms = inbox;
     const apns = apnsForms.map((read) => read()).filter(Boolean);
     if (apns.length) body.apns_list = apns;
-    const ok = await attempt(() => api('POST', '/api/admin/namespace/save', { body }), `saved ${body.key}`);
+    const ok = await attempt(() => api('POST', '/api/admin/namespace/save', { body }));
     if (ok) {
       sessionStorage.setItem(NS_KEY, body.key);
-      location.hash = `#/namespace/${encodeURIComponent(body.key)}`;
-      route();
+      navigate(`#/namespace/${encodeURIComponent(body.key)}`, `saved ${body.key}`);
     }
   };
   return h(
@@ -304,7 +305,7 @@ async function onlinePage() {
     if (!picker.current) return body.replaceChildren(h('p', { class: 'muted' }, 'No namespace yet.'));
     const o = await api('GET', '/api/admin/namespace/online', { query: { namespace: picker.current } });
     body.replaceChildren(
-      h('div', { class: 'figures' },
+      ...[h('div', { class: 'figures' },
         figure('clients online', o.clientCount, 'clientCount'),
         figure('users online', o.userCount, 'userCount'),
         figure('rooms with someone online', o.roomCount, 'roomCount'),
@@ -318,7 +319,7 @@ async function onlinePage() {
         { id: 'rooms-table' },
       ),
       o.roomsTruncated ? h('p', { class: 'muted' }, 'Only the first 100 rooms are shown.') : null,
-      h('p', { class: 'muted' }, `Updated ${new Date().toLocaleTimeString()}`),
+      h('p', { class: 'muted' }, `Updated ${new Date().toLocaleTimeString()}`)].filter(Boolean),
     );
   };
   await render();
@@ -391,7 +392,7 @@ async function reportsPage() {
       h('td', {}, r.result || ''),
     ),
   );
-  return h('div', {}, h('h1', {}, 'Push reports'), h('div', { class: 'card row' }, picker.element), table(['#', 'Sent', 'Room', 'pushData', 'Delivered count', 'Ack count', 'Offline', 'Result'], rows, { id: 'report-table' }));
+  return h('div', {}, h('h1', {}, 'Push reports'), h('div', { class: 'card row' }, picker.element), table(['#', 'Sent', 'Room', 'pushData', 'Sockets', 'Acks', 'Offline', 'Result'], rows, { id: 'report-table' }));
 }
 
 function describeStep(entry) {
@@ -475,7 +476,7 @@ async function legacyPage() {
   const clear = async () => {
     const namespace = document.getElementById('namespace-picker').value;
     const removed = await attempt(() => api('POST', '/api/admin/clear-legacy-client', { body: { namespace } }), (r) => `${r.length} legacy client(s) removed from ${namespace}`);
-    if (removed) result.replaceChildren(table(['Removed clientId'], removed.map((id) => h('tr', {}, h('td', { class: 'mono' }, id)))));
+    if (removed) result.replaceChildren(table(['Removed clientId'], removed.map((id) => h('tr', {}, h('td', { class: 'mono' }, id))), {}, 'no client was legacy'));
   };
   return h(
     'div',
@@ -491,10 +492,20 @@ async function legacyPage() {
 
 // ---- routing
 
+/** Shows `hash`'s page (rendered again when it is the current one), then `message` in the status line. */
+function navigate(hash, message) {
+  if (location.hash === hash) {
+    status(message);
+    route();
+  } else {
+    flash = message;
+    location.hash = hash;
+  }
+}
+
 function logout() {
   sessionStorage.removeItem(SESSION_KEY);
-  location.hash = '#/login';
-  route();
+  navigate('#/login', '');
 }
 
 async function route() {
@@ -527,5 +538,9 @@ async function route() {
 }
 
 document.getElementById('logout').addEventListener('click', logout);
-window.addEventListener('hashchange', () => { status(''); route(); });
+window.addEventListener('hashchange', () => {
+  status(flash ?? '');
+  flash = undefined;
+  route();
+});
 route();

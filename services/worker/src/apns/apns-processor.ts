@@ -140,8 +140,9 @@ export class ApnsProcessor {
     if (Object.keys(record).length) {
       await redis.multi().hset(outcomes, record).pexpire(outcomes, Math.max(1, await redis.pttl(keys.message(namespace, id)))).exec();
     }
-    await messages.updateReport(namespace, id, counters, { apnsEnv: sender.production ? 'production' : 'dev' });
+    // The timeline first: once the counters show the outcome, its steps are there to read.
     await this.deps.timeline.append(namespace, id, steps);
+    await messages.updateReport(namespace, id, counters, { apnsEnv: sender.production ? 'production' : 'dev' });
     if (rebuild) await this.drop(resolved.cacheKey);
     if (retry > 0) {
       // BullMQ retries the job with backoff; devices with an outcome are skipped then.

@@ -43,6 +43,8 @@ export class OfflineProcessor {
   readonly process = async (job: Job<OfflineJob>): Promise<OfflineResult> => {
     const { namespace, id } = job.data;
     const { redis, keys, messages, members, inbox, apns } = this.deps;
+    // The step's time in the timeline is when it began: the APNs jobs it queues may finish first.
+    const startedAt = Date.now();
     const report = await messages.report(namespace, id);
     const ttlMs = await redis.pttl(keys.message(namespace, id));
     if (!report || ttlMs <= 0) return { outcome: 'expired', inboxed: 0, apnsDevices: 0 };
@@ -89,8 +91,9 @@ export class OfflineProcessor {
       }
     }
     await flush(true);
+    // The timeline first: once the report shows the step, its entry is there to read.
+    await this.deps.timeline.append(namespace, id, [{ at: startedAt, step: 'offline', inbox: inboxed, apns: apnsDevices }]);
     await messages.updateReport(namespace, id, {}, { offline: `inbox:${inboxed} apns:${apnsDevices}` });
-    await this.deps.timeline.append(namespace, id, [{ at: Date.now(), step: 'offline', inbox: inboxed, apns: apnsDevices }]);
     this.deps.logger.debug({ namespace, id, inboxed, apnsDevices }, 'offline step done');
     return { outcome: 'done', inboxed, apnsDevices };
   };
