@@ -25,19 +25,31 @@
          android, ackIOSCount / ackAndroidCount; the ack set expires with the message.
     'o': HINCRBY onlineClientCount by the count.
     'n': HINCRBY the named field; 's': HSET the named field.
-    't': RPUSH the entry while the list is shorter than the cap, else HINCRBY timelineDropped
-         on the message (the counters above stay exact either way); the list expires with the
-         message. A 't' right after an 'a' that changed nothing (a repeated ack) is skipped, so
-         a client's ack shows once. A 't' does not count in the output.
+    't': RPUSH the entry while the list is shorter than the cap, else count it in
+         timelineDropped on the message (the counters above stay exact either way); the list
+         gets the message's TTL when its first entry creates it. A 't' right after an 'a' that
+         changed nothing (a repeated ack) is skipped, so a client's ack shows once. A 't' does
+         not count in the output.
     All keys share the {nsp} hash tag.
 ]]
 local applied = 0
 -- whether the previous update was an ack that counted nothing ('t' after it is skipped)
 local repeatedAck = false
+-- The message's PTTL is read once per run of updates on one message (an ack and its timeline
+-- entry, a flood of acks): no update creates, deletes or re-expires a message hash.
+local lastMsg = nil
+local ttl = -2
+-- Timeline lengths seen in this call (a full list costs no command per entry), and the entries
+-- over the cap per message.
+local lengths = {}
+local dropped = {}
 for i = 1, #KEYS / 2 do
   local msg = KEYS[2 * i - 1]
   local kind = ARGV[3 * i - 2]
-  local ttl = redis.call('PTTL', msg)
+  if msg ~= lastMsg then
+    ttl = redis.call('PTTL', msg)
+    lastMsg = msg
+  end
   if ttl ~= -2 then
     local wasRepeatedAck = repeatedAck
     repeatedAck = false
@@ -69,15 +81,28 @@ for i = 1, #KEYS / 2 do
       applied = applied + 1
     elseif kind == 't' and not wasRepeatedAck then
       local timeline = KEYS[2 * i]
-      if redis.call('LLEN', timeline) < tonumber(ARGV[3 * i]) then
-        redis.call('RPUSH', timeline, ARGV[3 * i - 1])
-        if ttl > 0 then
+      local cap = tonumber(ARGV[3 * i])
+      local len = lengths[timeline]
+      if len ~= nil and len >= cap then
+        dropped[msg] = (dropped[msg] or 0) + 1
+      else
+        len = redis.call('RPUSH', timeline, ARGV[3 * i - 1])
+        -- The list expires with the message: set once, when the first entry creates it.
+        if len == 1 and ttl > 0 then
           redis.call('PEXPIRE', timeline, ttl)
         end
-      else
-        redis.call('HINCRBY', msg, 'timelineDropped', 1)
+        if len > cap then
+          redis.call('RPOP', timeline)
+          len = len - 1
+          dropped[msg] = (dropped[msg] or 0) + 1
+        end
+        lengths[timeline] = len
       end
     end
   end
+end
+-- One counter update per message for the entries over the cap.
+for msg, n in pairs(dropped) do
+  redis.call('HINCRBY', msg, 'timelineDropped', n)
 end
 return applied
