@@ -67,10 +67,15 @@ test('past the cap only the count grows; the counters stay exact', async () => {
   const reports = batcher({ timelineMaxEntries: 4 });
   for (let i = 0; i < 10; i++) reports.ack(NSP, id, 'ios', `${NSP}#u${i}#ios-${i}`);
   await reports.close();
+  // A later batch finds the list full: its entries are counted, the first ones kept.
+  const later = batcher({ timelineMaxEntries: 4 });
+  for (let i = 10; i < 13; i++) later.ack(NSP, id, 'ios', `${NSP}#u${i}#ios-${i}`);
+  await later.close();
   const view = await new MessageTimeline(redis, keys, scripts).read(NSP, id);
-  expect(view!.entries).toHaveLength(1 + 4);
-  expect(view!.dropped).toBe(6);
-  expect(await messages.report(NSP, id)).toMatchObject({ ackCount: 10, ackIOSCount: 10 });
+  expect(view!.entries.slice(1).map((e) => (e.step === 'acked' ? e.clientId : e.step))).toEqual([0, 1, 2, 3].map((i) => `${NSP}#u${i}#ios-${i}`));
+  expect(view!.dropped).toBe(9);
+  expect(await redis.llen(keys.timeline(NSP, id))).toBe(4);
+  expect(await messages.report(NSP, id)).toMatchObject({ ackCount: 13, ackIOSCount: 13 });
 });
 
 test('HERALD_TIMELINE_MAX_ENTRIES=0 writes no timeline', async () => {
