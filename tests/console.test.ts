@@ -2,7 +2,8 @@
  * The admin console in a real headless Chromium (Debian's `chromium`, driven by playwright-core) on
  * a real stack: logic, a connector and a worker as processes, stock socket.io clients. An operator
  * logs in, creates a namespace with every kind of setting, watches clients come online, pushes from
- * the form, reads that message's timeline with the acks and the offline step on it, replays a
+ * the form, reads that message's timeline with the acks, the offline step and the APNs outcome (the
+ * APNs mock) on it, replays a
  * webhook dead letter, takes the namespace offline and clears its legacy clients — every page.
  *
  * With HERALD_SCREENSHOTS=1 it writes docs/img/console-<page>.png (shown in docs/console.md).
@@ -11,7 +12,8 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { startService, until, type ServiceProcess } from '@herald/test-support';
+import { randomBytes } from 'node:crypto';
+import { startApnsMock, startService, until, type ApnsMock, type ServiceProcess } from '@herald/test-support';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { connectClient, emitWithAck, type Recorded } from './support/clients';
 import { ADMIN, ADMIN_PASSWORD, startStack, type Stack } from './support/stack';
@@ -20,11 +22,13 @@ const CHROMIUM = process.env['HERALD_CHROMIUM'] ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env['HERALD_SCREENSHOTS'] === '1';
 const IMG_DIR = join(__dirname, '..', 'docs', 'img');
 const NSP = '/shop';
-/** A PEM block of the right shape (the save checks the shape; nothing sends with it here). */
-const FAKE_KEY = '-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ib2R5LW5ldmVyLXNob3du\n-----END PRIVATE KEY-----\n';
+const TOPIC = 'com.example.shop';
+/** Carol's iPhone: she does not ack, so the offline step wakes it through APNs (the mock). */
+const CAROL_TOKEN = randomBytes(32).toString('hex');
 
 let stack: Stack;
 let worker: ServiceProcess;
+let apnsMock: ApnsMock;
 let browser: Browser;
 let page: Page;
 /** The namespace's disconnect callback: refuses every call (400), so each one is a dead letter. */
@@ -64,8 +68,11 @@ beforeAll(async () => {
     response.writeHead(400).end('refused');
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  apnsMock = await startApnsMock({ topics: [TOPIC] });
   stack = await startStack({ connectors: 1, env: { HERALD_OFFLINE_DELAY_MS: '300' } });
-  worker = await startService('worker', { env: stack.env });
+  worker = await startService('worker', {
+    env: { ...stack.env, HERALD_APNS_HOST: '127.0.0.1', HERALD_APNS_PORT: String(apnsMock.port), HERALD_APNS_CA: apnsMock.caFile },
+  });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -81,6 +88,7 @@ afterAll(async () => {
   await browser?.close();
   const codes = [await worker?.stop(), ...((await stack?.stop()) ?? [])];
   await new Promise((resolve) => receiver?.close(resolve));
+  await apnsMock?.close();
   expect(codes).toEqual([0, 0, 0]);
 });
 
@@ -113,10 +121,11 @@ test('namespaces: create one with its callbacks, inbox platforms and an APNs con
   const apns = '#apns-list .apns:last-child';
   await page.fill(`${apns} [data-field="name"]`, 'shop-ios');
   await page.selectOption(`${apns} [data-field="apns_env"]`, 'production');
-  await page.fill(`${apns} [data-field="apns_topic"]`, 'com.example.shop');
-  await page.fill(`${apns} [data-field="token_keyId"]`, 'ABC123DEFG');
-  await page.fill(`${apns} [data-field="token_teamId"]`, 'TEAM123456');
-  await page.fill(`${apns} [data-field="token_key"]`, FAKE_KEY);
+  await page.fill(`${apns} [data-field="apns_topic"]`, 'com.example.draft');
+  const key = apnsMock.providerKey!;
+  await page.fill(`${apns} [data-field="token_keyId"]`, key.keyId);
+  await page.fill(`${apns} [data-field="token_teamId"]`, key.teamId);
+  await page.fill(`${apns} [data-field="token_key"]`, key.key);
   await page.click('#save-namespace');
   await page.waitForSelector('#ns-key[disabled]');
   expect(await page.textContent('#status')).toBe(`saved ${NSP}`);
@@ -130,22 +139,24 @@ test('namespaces: create one with its callbacks, inbox platforms and an APNs con
       auth_passwd: true,
       callback_auth: true,
       inbox_platforms: ['android', 'ios'],
-      apns_list: [{ name: 'shop-ios', apns_env: 'production', apns_topic: 'com.example.shop', token_keyId: 'ABC123DEFG', token_teamId: 'TEAM123456', token_key: true }],
+      apns_list: [{ name: 'shop-ios', apns_env: 'production', apns_topic: 'com.example.draft', token_keyId: apnsMock.providerKey!.keyId, token_teamId: apnsMock.providerKey!.teamId, token_key: true }],
     }),
   ]);
   // The edit page tells that the key is set and never shows it.
   expect(await page.textContent('#apns-list')).toContain('token_key (set)');
   expect(await page.inputValue(`${apns} [data-field="token_key"]`)).toBe('');
-  expect(await page.content()).not.toContain('c2VjcmV0LWtleS1ib2R5');
+  const keyBody = key.key.split('\n')[1]!;
+  expect(keyBody.length).toBeGreaterThan(20);
+  expect(await page.content()).not.toContain(keyBody);
   await shot('namespace-edit');
 
   // An edit keeps what it does not name: the topic changes, the key stays set.
-  await page.fill(`${apns} [data-field="apns_topic"]`, 'com.example.shop2');
+  await page.fill(`${apns} [data-field="apns_topic"]`, TOPIC);
   await page.click('#save-namespace');
   await until(async () => {
     const { body: after } = await stack.api(`/api/admin/namespace/list?key=${encodeURIComponent(NSP)}`, { auth: ADMIN });
-    return after.list[0].apns_list[0].apns_topic === 'com.example.shop2' ? after : undefined;
-  }).then((after) => expect(after.list[0].apns_list[0]).toMatchObject({ token_key: true, token_keyId: 'ABC123DEFG' }));
+    return after.list[0].apns_list[0].apns_topic === TOPIC ? after : undefined;
+  }).then((after) => expect(after.list[0].apns_list[0]).toMatchObject({ token_key: true, token_keyId: key.keyId }));
   // The tenant's new password works.
   expect((await stack.api('/api/auth/login', { auth: 'Basic ' + Buffer.from(`${NSP}:shop-pw`).toString('base64'), method: 'POST' })).status).toBe(200);
 
@@ -162,7 +173,8 @@ test('online: the figures follow clients as they connect (live refresh), by plat
   const figure = (name: string) => page.textContent(`[data-figure="${name}"]`);
   await page.waitForSelector('[data-figure="clientCount"]:text-is("2")');
   // A third client shows up without leaving the page.
-  await client('carol', 'ios', 'c1', false);
+  const carol = await client('carol', 'ios', 'c1', false);
+  await new Promise((resolve) => carol.socket.emit('info', { device_token: CAROL_TOKEN }, resolve));
   await page.waitForSelector('[data-figure="clientCount"]:text-is("3")');
   expect([await figure('platform-web'), await figure('platform-android'), await figure('platform-ios'), await figure('userCount')]).toEqual(['1', '1', '1', '3']);
   await page.waitForSelector('#rooms-table tr[data-room="news"]');
@@ -177,6 +189,7 @@ test('push form → the message reaches the clients; its report and timeline sho
   await page.fill('#push-room', 'news');
   await page.fill('#push-data', '{"title":"Spring sale","body":"20% off today"}');
   await page.check('#push-leave');
+  await page.fill('#push-apns', 'shop-ios');
   await page.click('#push-send');
   await page.waitForSelector('[data-message-id]');
   messageId = Number(await page.textContent('[data-message-id]'));
@@ -184,22 +197,27 @@ test('push form → the message reaches the clients; its report and timeline sho
   expect(got.map((m) => [m.id, m.pushData])).toEqual(Array(3).fill([messageId, { title: 'Spring sale', body: '20% off today' }]));
   await shot('push');
 
-  // Two clients ack; carol does not, so the offline step keeps it in her inbox (ios is an inbox platform here).
+  // Two clients ack; carol does not, so the offline step keeps it in her inbox (ios is an inbox
+  // platform here) and wakes her iPhone through APNs.
   await until(async () => {
     const { body } = await stack.api(`/api/admin/report/push/${messageId}?namespace=${encodeURIComponent(NSP)}`, { auth: ADMIN });
-    return body.ackCount === 2 && body.offline !== null ? body : undefined;
+    return body.ackCount === 2 && body.offline !== null && body.apnsCount === 1 ? body : undefined;
   }, 15_000);
+  expect(apnsMock.requests.filter((r) => r.token === CAROL_TOKEN).map((r) => r.status)).toEqual([200]);
 
   await page.click('#push-timeline-link');
-  await page.waitForSelector('#timeline-table tr[data-step="offline"]');
+  await page.waitForSelector('#timeline-table tr[data-step="apns"]');
   const rows = await page.$$eval('#timeline-table tbody tr', (trs) => trs.map((tr) => ({ step: tr.getAttribute('data-step'), text: tr.lastElementChild?.textContent })));
-  expect(rows.map((r) => r.step).sort()).toEqual(['accepted', 'acked', 'acked', 'delivered', 'offline']);
+  expect(rows.map((r) => r.step).sort()).toEqual(['accepted', 'acked', 'acked', 'apns', 'delivered', 'offline']);
   expect(rows[0]).toEqual({ step: 'accepted', text: 'pushed to room news by admin' });
   expect(rows.find((r) => r.step === 'delivered')!.text).toMatch(/^written to 3 socket\(s\) by connector \S+$/);
   expect(rows.filter((r) => r.step === 'acked').map((r) => r.text).sort()).toEqual(['acked by /shop#alice#web-a1 (web)', 'acked by /shop#bob#android-b1 (android)']);
-  expect(rows.find((r) => r.step === 'offline')!.text).toBe('offline step: 1 inbox entry, 0 iOS device(s) for APNs');
-  // The steps are in time order: the acks after the delivery, the offline step last.
-  expect(rows.map((r) => r.step).indexOf('offline')).toBe(4);
+  expect(rows.find((r) => r.step === 'offline')!.text).toBe('offline step: 1 inbox entry, 1 iOS device(s) for APNs');
+  // APNs' answer for carol's device; the token is a secret, shown by its last 4 characters only.
+  expect(rows.find((r) => r.step === 'apns')!.text).toBe(`APNs ok for /shop#carol#ios-c1 (token …${CAROL_TOKEN.slice(-4)})`);
+  expect(await page.content()).not.toContain(CAROL_TOKEN);
+  // The steps are in time order: the acks after the delivery, then the offline step and APNs.
+  expect(rows.map((r) => r.step).slice(4)).toEqual(['offline', 'apns']);
   expect(await page.textContent('#ack-table tr[data-platform="web"]')).toContain('/shop#alice#web-a1');
   expect(await page.textContent('#ack-table tr[data-platform="android"]')).toContain('/shop#bob#android-b1');
   expect(await page.textContent('[data-figure="ackCount"]')).toBe('2');
@@ -208,7 +226,7 @@ test('push form → the message reaches the clients; its report and timeline sho
   await open('#/reports', 'reports');
   await page.waitForSelector(`#report-table tr[data-report="${messageId}"]`);
   expect(await page.$$eval(`#report-table tr[data-report="${messageId}"] td`, (cells) => cells.map((c) => c.textContent))).toEqual([
-    String(messageId), expect.any(String), 'news', '{"title":"Spring sale","body":"20% off today"}', '3', '2', 'inbox:1 apns:0', '',
+    String(messageId), expect.any(String), 'news', '{"title":"Spring sale","body":"20% off today"}', '3', '2', 'inbox:1 apns:1', 'apnsEnv:production sent:1 failed:0',
   ]);
   await shot('reports');
 });
