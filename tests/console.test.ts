@@ -231,6 +231,21 @@ test('push form → the message reaches the clients; its report and timeline sho
   await shot('reports');
 });
 
+test('reports page through the history, 50 a page', async () => {
+  for (let i = 0; i < 50; i++) {
+    const pushed = await stack.api(`/api/admin/push?namespace=${encodeURIComponent(NSP)}`, { auth: ADMIN, body: { room: 'quiet', pushData: { i } } });
+    expect(pushed.status).toBe(200);
+  }
+  await page.goto(`${consoleUrl()}#/reports/1`);
+  await page.waitForSelector(`#report-table tr[data-report="${messageId + 50}"]`);
+  const ids = () => page.$$eval('#report-table tr[data-report]', (trs) => trs.map((tr) => Number(tr.getAttribute('data-report'))));
+  expect(await ids()).toEqual(Array.from({ length: 50 }, (_, i) => messageId + 50 - i));
+  await page.click('[data-pager="next"]');
+  await page.waitForSelector(`#report-table tr[data-report="${messageId}"]`);
+  expect(await ids()).toEqual([messageId]);
+  expect(await page.$('[data-pager="next"]')).toBeNull();
+});
+
 test('dead letters: a refused disconnect callback is listed; Replay sends it again', async () => {
   const carol = clients[2]!;
   carol.socket.close();

@@ -128,6 +128,17 @@ function table(headers, rows, attrs = {}, empty = 'nothing yet') {
   );
 }
 
+/** Previous / next links between pages of a list: `#/<base>/<page>`. */
+function pager(base, page, hasMore) {
+  return h(
+    'div',
+    { class: 'row pager' },
+    page > 1 ? h('a', { href: `#/${base}/${page - 1}`, 'data-pager': 'previous' }, '← newer') : null,
+    h('span', { class: 'muted' }, `page ${page}`),
+    hasMore ? h('a', { href: `#/${base}/${page + 1}`, 'data-pager': 'next' }, 'older →') : null,
+  );
+}
+
 function figure(label, value, id) {
   return h('div', { class: 'figure' }, h('div', { class: 'n', 'data-figure': id }, String(value)), h('div', { class: 'l' }, label));
 }
@@ -156,8 +167,8 @@ function loginPage() {
   return h('div', { class: 'card login' }, h('h1', {}, 'Herald console'), h('p', { class: 'muted' }, 'The admin credentials (HERALD_ADMIN_NAME / HERALD_ADMIN_PASSWORD).'), form);
 }
 
-async function namespacesPage() {
-  const { list, total } = await api('GET', '/api/admin/namespace/list', { query: { pageSize: 100, online: 'true' } });
+async function namespacesPage(page = 1) {
+  const { list, total } = await api('GET', '/api/admin/namespace/list', { query: { page, pageSize: 100, online: 'true' } });
   const rows = list.map((ns) =>
     h(
       'tr',
@@ -185,6 +196,7 @@ async function namespacesPage() {
     {},
     h('div', { class: 'row' }, h('h1', {}, `Namespaces (${total})`), h('span', { class: 'spacer' }), h('a', { href: '#/namespace/new' }, h('button', { id: 'new-namespace' }, 'New namespace'))),
     table(['Namespace', 'Name', 'State', 'Clients', 'Rooms', 'APNs configs', 'Updated', ''], rows, { id: 'namespace-table' }),
+    total > 100 ? pager('namespaces', page, page * 100 < total) : null,
   );
 }
 
@@ -375,9 +387,11 @@ async function pushPage() {
   );
 }
 
-async function reportsPage() {
+const REPORTS_PER_PAGE = 50;
+
+async function reportsPage(page = 1) {
   const picker = await namespacePicker(() => route());
-  const list = picker.current ? await api('GET', '/api/admin/report/push', { query: { namespace: picker.current, size: 50 } }) : [];
+  const list = picker.current ? await api('GET', '/api/admin/report/push', { query: { namespace: picker.current, page, size: REPORTS_PER_PAGE } }) : [];
   const rows = list.map((r) =>
     h(
       'tr',
@@ -392,7 +406,14 @@ async function reportsPage() {
       h('td', {}, r.result || ''),
     ),
   );
-  return h('div', {}, h('h1', {}, 'Push reports'), h('div', { class: 'card row' }, picker.element), table(['#', 'Sent', 'Room', 'pushData', 'Sockets', 'Acks', 'Offline', 'Result'], rows, { id: 'report-table' }));
+  return h(
+    'div',
+    {},
+    h('h1', {}, 'Push reports'),
+    h('div', { class: 'card row' }, picker.element),
+    table(['#', 'Sent', 'Room', 'pushData', 'Sockets', 'Acks', 'Offline', 'Result'], rows, { id: 'report-table' }),
+    page > 1 || list.length === REPORTS_PER_PAGE ? pager('reports', page, list.length === REPORTS_PER_PAGE) : null,
+  );
 }
 
 function describeStep(entry) {
@@ -508,6 +529,11 @@ function logout() {
   navigate('#/login', '');
 }
 
+/** A page number from the address, 1 when absent or not a positive integer. */
+function pageNumber(text) {
+  return /^[1-9][0-9]{0,3}$/.test(text ?? '') ? Number(text) : 1;
+}
+
 async function route() {
   clearInterval(refreshTimer);
   const logged = credentials() !== null;
@@ -518,11 +544,11 @@ async function route() {
   for (const link of document.querySelectorAll('#nav a')) link.classList.toggle('active', link.getAttribute('href') === `#/${page}`);
   if (!logged) return main.replaceChildren(loginPage());
   const pages = {
-    namespaces: namespacesPage,
+    namespaces: () => namespacesPage(pageNumber(args[0])),
     namespace: () => namespaceEditPage(args[0]),
     online: onlinePage,
     push: pushPage,
-    reports: reportsPage,
+    reports: () => reportsPage(pageNumber(args[0])),
     report: () => reportPage(args[0], args[1]),
     'dead-letters': deadLettersPage,
     legacy: legacyPage,
