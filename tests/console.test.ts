@@ -9,7 +9,7 @@
  * With HERALD_SCREENSHOTS=1 it writes docs/img/console-<page>.png (shown in docs/console.md).
  */
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -284,6 +284,37 @@ test('legacy clients: refused while the namespace is online; cleared once it is 
   // Every client connected within HERALD_LEGACY_CLIENT_HOURS: none is legacy.
   expect(await page.textContent('#status')).toBe(`0 legacy client(s) removed from ${NSP}`);
   await shot('legacy');
+});
+
+test('behind a proxy path prefix (deploy/nginx serves logic under /push-logic/) the console works the same', async () => {
+  // A prefix-stripping proxy, as nginx's `location /push-logic/ { proxy_pass http://logic/; }`.
+  const proxy = createServer((request, response) => {
+    const url = request.url ?? '/';
+    // Like nginx here, nothing outside the prefix reaches logic.
+    if (!url.startsWith('/push-logic/')) return void response.writeHead(404).end();
+    const path = url.slice('/push-logic'.length);
+    const upstream = httpRequest({ host: '127.0.0.1', port: stack.logic.port, method: request.method, path, headers: request.headers }, (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    request.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const behind = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  try {
+    await behind.route('**/*', (route) => (route.request().url().startsWith(`${origin}/`) ? route.continue() : route.abort()));
+    // The address without its slash lands on the console too.
+    await behind.goto(`${origin}/push-logic/push-admin`);
+    expect(behind.url()).toBe(`${origin}/push-logic/push-admin/`);
+    await behind.fill('#login-password', ADMIN_PASSWORD);
+    await behind.click('#login-submit');
+    await behind.waitForSelector(`tr[data-namespace="${NSP}"]`);
+  } finally {
+    await behind.close();
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+  }
 });
 
 test('log out forgets the password', async () => {

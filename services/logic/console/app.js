@@ -3,6 +3,11 @@
 // in sessionStorage only (gone when the tab closes; never in a URL). The DOM is built with
 // createElement/textContent only: namespace names, clientIds and pushData are other people's text.
 
+/**
+ * Where logic's routes are, as seen by the browser: the path before `/push-admin/`, so the console
+ * works behind a proxy prefix too (deploy/nginx serves logic under `/push-logic/`).
+ */
+const BASE = location.pathname.slice(0, Math.max(0, location.pathname.lastIndexOf('/push-admin/')));
 const SESSION_KEY = 'herald-admin';
 const NS_KEY = 'herald-namespace';
 const PLATFORMS = ['web', 'android', 'ios'];
@@ -64,7 +69,7 @@ class ApiError extends Error {
 
 /** One admin API call; a 401 logs out. */
 async function api(method, path, { query, body, auth = credentials() } = {}) {
-  const url = new URL(path, location.origin);
+  const url = new URL(BASE + path, location.origin);
   for (const [name, value] of Object.entries(query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(name, value);
   const headers = { authorization: `Basic ${base64(`${auth.user}:${auth.password}`)}` };
   if (body !== undefined) headers['content-type'] = 'application/json';

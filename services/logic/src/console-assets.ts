@@ -6,9 +6,6 @@ import type { FastifyInstance } from 'fastify';
 /** Where the console's files are: committed as they are served, no build step (docs/console.md). */
 export const CONSOLE_DIR = join(__dirname, '..', 'console');
 
-/** Where logic serves the console (the seed's admin SPA lived there behind nginx). */
-export const CONSOLE_PATH = '/push-admin/';
-
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -28,7 +25,7 @@ const SECURITY_HEADERS = {
 };
 
 /**
- * Serves the admin console at `/push-admin/`: the files of {@link CONSOLE_DIR}, read once at start
+ * Serves the admin console at `/push-admin/` (where the seed's admin SPA lived behind nginx): the files of {@link CONSOLE_DIR}, read once at start
  * into memory (a few kilobytes). Only those names are served, so no path can reach another file.
  */
 export function consoleRoutes(app: FastifyInstance, dir: string = CONSOLE_DIR): void {
@@ -37,7 +34,8 @@ export function consoleRoutes(app: FastifyInstance, dir: string = CONSOLE_DIR): 
     const type = TYPES[extname(name)];
     if (type) files.set(name, { body: readFileSync(join(dir, name)), type });
   }
-  app.get('/push-admin', async (_request, reply) => reply.redirect(CONSOLE_PATH));
+  // Relative, so that it also lands right behind a proxy prefix (/push-logic/push-admin → …/push-admin/).
+  app.get('/push-admin', async (_request, reply) => reply.redirect('push-admin/'));
   app.get<{ Params: { '*': string } }>('/push-admin/*', async (request, reply) => {
     const file = files.get(request.params['*'] || 'index.html');
     if (!file) throw new HeraldError(Errors.ROUTE_NOT_FOUND);
