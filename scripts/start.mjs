@@ -50,13 +50,18 @@ function adminPassword() {
   return { password, shown: password };
 }
 
-/** The first command to try, against the logic this start runs. */
-function curlExample(shownPassword) {
+/** `http://host:port` of the logic this start runs. */
+function logicUrl() {
   const bind = process.env.HERALD_BIND || '127.0.0.1';
   const host = bind === '0.0.0.0' ? '127.0.0.1' : bind === '::' ? '[::1]' : bind.includes(':') ? `[${bind}]` : bind;
   const port = process.env.HERALD_LOGIC_PORT || '10002';
+  return `http://${host}:${port}`;
+}
+
+/** The first command to try, against the logic this start runs. */
+function curlExample(shownPassword) {
   const user = process.env.HERALD_ADMIN_NAME || 'admin';
-  return `curl -u ${user}:${shownPassword} -H 'content-type: application/json' -d '{"key":"/demo","auth_passwd":"pw"}' http://${host}:${port}/api/admin/namespace/save`;
+  return `curl -u ${user}:${shownPassword} -H 'content-type: application/json' -d '{"key":"/demo","auth_passwd":"pw"}' ${logicUrl()}/api/admin/namespace/save`;
 }
 
 async function main() {
@@ -88,6 +93,7 @@ async function main() {
   const { password, shown } = adminPassword();
   env.HERALD_ADMIN_PASSWORD = password;
   say(`try: ${curlExample(shown)}`);
+  say(`admin console: ${logicUrl()}/push-admin/ (log in as ${process.env.HERALD_ADMIN_NAME || 'admin'} with the admin password)`);
 
   // Own process group (detached): a terminal Ctrl-C reaches this script only, which then stops
   // pm2-runtime once and Redis after it, in that order.

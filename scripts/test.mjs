@@ -1,12 +1,13 @@
 // `npm test [-- <jest arguments>]`: install when needed, build, type-check the tests, make sure a
 // redis-server >= 6.2 exists for the tests to start (its path goes to them in HERALD_REDIS_SERVER)
-// an nginx for the deployment test (HERALD_NGINX) and promtool for the metrics test (HERALD_PROMTOOL),
-// then run jest and exit with its exit code.
+// an nginx for the deployment test (HERALD_NGINX), promtool for the metrics test (HERALD_PROMTOOL) and a
+// Chromium for the console's browser test (HERALD_CHROMIUM), then run jest and exit with its exit code.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, signalRunning } from './ensure-install.mjs';
+import { ensureChromium } from './chromium.mjs';
 import { ensureNginx } from './nginx.mjs';
 import { ensurePromtool } from './promtool.mjs';
 import { prepareTests } from './test-setup.mjs';
@@ -32,6 +33,12 @@ try {
     env.HERALD_PROMTOOL = await ensurePromtool({ log: say });
   } catch (error) {
     say(`${error.message} (tests/metrics.test.ts will fail)`);
+  }
+  // tests/console.test.ts drives a real headless Chromium; without one only that test fails.
+  try {
+    env.HERALD_CHROMIUM = await ensureChromium({ log: say });
+  } catch (error) {
+    say(`${error.message} (tests/console.test.ts will fail)`);
   }
   // Jest also writes its results as JSON, from which the run ends with one plain summary line
   // ("N passed, N failed") that any CI can read.

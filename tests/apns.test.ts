@@ -117,6 +117,20 @@ test('Apple’s answers: 410 and 400 BadDeviceToken drop the token, 413 keeps it
   expect(await redis.hget(keys.client(fresh.cid), 'device_token')).toBe(fresh.deviceToken);
   // Why did this device get nothing: kept per device.
   expect(await redis.hget(keys.apnsOutcomes('/app', id), bad.cid)).toBe('400 BadDeviceToken');
+  // The admin console's timeline tells the same per device, the token shown by its last 4 characters.
+  const timeline = (await stack.api(`/api/admin/report/push/${id}/timeline?namespace=/app`, { auth: ADMIN })).body;
+  expect(timeline.entries.map((e: { step: string }) => e.step)).toEqual(['accepted', 'offline', 'apns', 'apns', 'apns', 'apns']);
+  expect(timeline.entries[1]).toEqual({ at: expect.any(Number), step: 'offline', inbox: 0, apns: 4 });
+  const apnsSteps = timeline.entries.slice(2).map(({ clientId, outcome, token: shown }: { clientId: string; outcome: string; token: string }) => ({ clientId, outcome, shown }));
+  expect(apnsSteps.sort((x: { clientId: string }, y: { clientId: string }) => x.clientId.localeCompare(y.clientId))).toEqual(
+    [
+      { clientId: gone.cid, outcome: '410 Unregistered', shown: `…${gone.deviceToken!.slice(-4)}` },
+      { clientId: bad.cid, outcome: '400 BadDeviceToken', shown: `…${bad.deviceToken!.slice(-4)}` },
+      { clientId: big.cid, outcome: '413 PayloadTooLarge', shown: `…${big.deviceToken!.slice(-4)}` },
+      { clientId: fresh.cid, outcome: '410 Unregistered', shown: `…${fresh.deviceToken!.slice(-4)}` },
+    ].sort((x, y) => x.clientId.localeCompare(y.clientId)),
+  );
+  expect(JSON.stringify(timeline)).not.toContain(bad.deviceToken!);
 });
 
 test('429 and 500 are retried with backoff until APNs accepts; devices already done are not sent again', async () => {

@@ -218,6 +218,12 @@ test('without HERALD_ADMIN_PASSWORD it generates one into HERALD_HOME, and the p
   });
   expect(response.status).toBe(200);
 
+  // The admin console's address, beside the password.
+  const [, consoleUrl] = match(s, /admin console: (\S+) \(log in as admin with the admin password\)\n/);
+  expect(consoleUrl).toBe(`http://127.0.0.1:${s.logicPort}/push-admin/`);
+  const page = await fetch(consoleUrl!);
+  expect([page.status, await page.text()]).toEqual([200, expect.stringContaining('<title>Herald console</title>')]);
+
   await stopAndCheck(s);
 });
 

@@ -351,6 +351,14 @@ export const VARIABLES = {
     defaultText: '`500000`',
     parse: integer(100, 100_000_000),
   },
+  timelineMaxEntries: {
+    env: 'HERALD_TIMELINE_MAX_ENTRIES',
+    roles: ['connector', 'worker'],
+    doc: "Most entries of one message's delivery timeline (deliveries per connector, acks, offline step, APNs outcomes; `{nsp}:t:<id>` in docs/data-model.md); later ones are only counted (`dropped`), the report's counters stay exact. `0` writes no timeline.",
+    default: 200,
+    defaultText: '`200`',
+    parse: integer(0, 100_000),
+  },
 } as const satisfies Record<string, Variable<unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -98,6 +98,9 @@ export const Errors = Object.freeze({
   // --- appended by later issues ---
   /** A join (socket `joinRoom`, REST transfer) would take a client past its namespace's `max_client_rooms`; nothing joined. */
   CLIENT_ROOMS_LIMIT: entry('CLIENT_ROOMS_LIMIT', 'too many rooms for this client', 400),
+  // --- admin console ---
+  DEAD_LETTER_NOT_FOUND: entry('DEAD_LETTER_NOT_FOUND', 'dead letter job not found', 400),
+  DEAD_LETTER_NOT_FAILED: entry('DEAD_LETTER_NOT_FAILED', 'dead letter job is not failed', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

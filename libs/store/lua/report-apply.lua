@@ -9,11 +9,13 @@
                (for an online count, the message hash again)
 
     ARGV[3i-2] kind of update i: 'a' (ack), 'o' (online deliveries), 'n' (add to a counter),
-               's' (set a text field)
+               's' (set a text field), 't' (append to the message's timeline)
     ARGV[3i-1] the acking clientId ('a'), the number of sockets written to ('o'), the amount
                to add ('n') or the text ('s')
     ARGV[3i]   the acking client's platform: web, android or ios ('a'); '' ('o'); the field
                name ('n', 's')
+    For 't': KEYS[2i] is the timeline list ({nsp}:t:<id>), ARGV[3i-1] the entry (JSON text),
+    ARGV[3i] the most entries the list may hold.
 
   Output:
     the number of updates that changed the report
@@ -23,17 +25,39 @@
          android, ackIOSCount / ackAndroidCount; the ack set expires with the message.
     'o': HINCRBY onlineClientCount by the count.
     'n': HINCRBY the named field; 's': HSET the named field.
+    't': RPUSH the entry while the list is shorter than the cap, else count it in
+         timelineDropped on the message (the counters above stay exact either way); the list
+         gets the message's TTL when its first entry creates it. A 't' right after an 'a' that
+         changed nothing (a repeated ack) is skipped, so a client's ack shows once. A 't' does
+         not count in the output.
     All keys share the {nsp} hash tag.
 ]]
 local applied = 0
+-- whether the previous update was an ack that counted nothing ('t' after it is skipped)
+local repeatedAck = false
+-- The message's PTTL is read once per run of updates on one message (an ack and its timeline
+-- entry, a flood of acks): no update creates, deletes or re-expires a message hash.
+local lastMsg = nil
+local ttl = -2
+-- Timeline lengths seen in this call (a full list costs no command per entry), and the entries
+-- over the cap per message.
+local lengths = {}
+local dropped = {}
 for i = 1, #KEYS / 2 do
   local msg = KEYS[2 * i - 1]
   local kind = ARGV[3 * i - 2]
-  local ttl = redis.call('PTTL', msg)
+  if msg ~= lastMsg then
+    ttl = redis.call('PTTL', msg)
+    lastMsg = msg
+  end
   if ttl ~= -2 then
+    local wasRepeatedAck = repeatedAck
+    repeatedAck = false
     if kind == 'a' then
       local acks = KEYS[2 * i]
+      repeatedAck = true
       if redis.call('SADD', acks, ARGV[3 * i - 1]) == 1 then
+        repeatedAck = false
         redis.call('HINCRBY', msg, 'ackCount', 1)
         local platform = ARGV[3 * i]
         if platform == 'ios' then
@@ -55,7 +79,30 @@ for i = 1, #KEYS / 2 do
     elseif kind == 's' then
       redis.call('HSET', msg, ARGV[3 * i], ARGV[3 * i - 1])
       applied = applied + 1
+    elseif kind == 't' and not wasRepeatedAck then
+      local timeline = KEYS[2 * i]
+      local cap = tonumber(ARGV[3 * i])
+      local len = lengths[timeline]
+      if len ~= nil and len >= cap then
+        dropped[msg] = (dropped[msg] or 0) + 1
+      else
+        len = redis.call('RPUSH', timeline, ARGV[3 * i - 1])
+        -- The list expires with the message: set once, when the first entry creates it.
+        if len == 1 and ttl > 0 then
+          redis.call('PEXPIRE', timeline, ttl)
+        end
+        if len > cap then
+          redis.call('RPOP', timeline)
+          len = len - 1
+          dropped[msg] = (dropped[msg] or 0) + 1
+        end
+        lengths[timeline] = len
+      end
     end
   end
+end
+-- One counter update per message for the entries over the cap.
+for msg, n in pairs(dropped) do
+  redis.call('HINCRBY', msg, 'timelineDropped', n)
 end
 return applied

@@ -13,3 +13,4 @@ export * from './inbox-store';
 export * from './namespace-cleanup';
 export * from './slot-pipeline';
 export * from './cached-namespace-store';
+export * from './message-timeline';

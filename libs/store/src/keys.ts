@@ -95,6 +95,11 @@ export class Keys {
     return `${this.nsTag(nsp)}:apns:${id}`;
   }
 
+  /** list of one message's delivery timeline entries (JSON), capped, expiring with the message. */
+  timeline(nsp: string, id: number | string): string {
+    return `${this.nsTag(nsp)}:t:${id}`;
+  }
+
   /** list of the namespace's newest message ids (report history). */
   history(nsp: string): string {
     return `${this.nsTag(nsp)}:hist`;

@@ -122,4 +122,23 @@ export class OnlineReport {
     }
     return total;
   }
+
+  /**
+   * Clients online now in a namespace, by platform (admin console). The platform is read from each
+   * online clientId (`<nsp>#<userid>#<platform>-<uuid>`), the set walked with SSCAN in pages: the
+   * cost grows with the namespace's online clients, never one giant reply.
+   */
+  async platforms(nsp: string): Promise<Record<(typeof PLATFORMS)[number], number>> {
+    const out = Object.fromEntries(PLATFORMS.map((p) => [p, 0])) as Record<(typeof PLATFORMS)[number], number>;
+    let cursor = '0';
+    do {
+      const [next, page] = await this.redis.sscan(this.keys.namespaceOnline(nsp), cursor, 'COUNT', 1000);
+      cursor = next;
+      for (const clientId of page) {
+        const platform = clientId.split('#')[2]?.split('-')[0] as (typeof PLATFORMS)[number] | undefined;
+        if (platform !== undefined && platform in out) out[platform]++;
+      }
+    } while (cursor !== '0');
+    return out;
+  }
 }

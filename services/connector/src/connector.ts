@@ -103,6 +103,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }), {
     maxPending: config.reportMaxPending,
     pressure: (high) => intake?.set(high),
+    connectorId: id,
+    timelineMaxEntries: config.timelineMaxEntries,
   });
   const rooms = new Rooms(
     roomStore,

@@ -2,11 +2,12 @@ import type { LogicConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { metrics, metricsOptions } from '@herald/metrics';
 import { ConnectorBus, PushService } from '@herald/push';
-import { OfflineQueue } from '@herald/queues';
+import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import {
   ClientStore,
   Keys,
   MessageStore,
+  MessageTimeline,
   CachedNamespaceStore,
   OnlineReport,
   RoomMembers,
@@ -28,6 +29,10 @@ import { pushRoutes } from './routes/push';
 import { clientRoutes } from './routes/clients';
 import { adminReportRoutes, reportRoutes } from './routes/report';
 import { roomRoutes } from './routes/rooms';
+import { consoleRoutes } from './console-assets';
+import { adminMessageRoutes } from './routes/admin-messages';
+import { adminOnlineRoutes } from './routes/admin-online';
+import { adminWebhookRoutes } from './routes/admin-webhooks';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -67,7 +72,10 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   // request reads its namespace's settings from memory (CachedNamespaceStore), kept coherent by the
   // namespace channel, which needs a subscriber connection of its own.
   const redis = connect('herald-logic', { autoPipelining: true });
-  const offline = new OfflineQueue(connect('herald-logic-queue'), keys.queuePrefix());
+  const queueConnection = connect('herald-logic-queue');
+  const offline = new OfflineQueue(queueConnection, keys.queuePrefix());
+  // The console's dead-letter replay; a BullMQ queue may share a connection (it never blocks).
+  const webhooks = new WebhookQueue(queueConnection, keys.queuePrefix());
   const namespaceWatch = connect('herald-logic-watch', { maxRetriesPerRequest: null });
   const namespaces = new CachedNamespaceStore(redis, keys, namespaceWatch);
   const scripts = new Scripts(redis);
@@ -75,6 +83,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   const clients = new ClientStore(redis, keys, scripts);
   const members = new RoomMembers(redis, keys);
   const online = new OnlineReport(redis, keys);
+  const timeline = new MessageTimeline(redis, keys, scripts);
   const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
   const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
   const namespaceAuth = new NamespaceAuth(namespaces);
@@ -149,7 +158,13 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     admin.addHook('onRequest', async (request) => failures.guard(request.ip, () => authenticateAdmin(request, config.adminName, config.adminPassword)));
     adminNamespaceRoutes({ app: admin, namespaces, online, redis, keys, legacyClientHours: config.legacyClientHours });
     adminReportRoutes({ app: admin, namespaces, online });
+    adminMessageRoutes({ app: admin, namespaces, push, messages, timeline });
+    adminOnlineRoutes({ app: admin, namespaces, online });
+    adminWebhookRoutes({ app: admin, redis, keyPrefix: config.redisPrefix, webhooks });
   });
+
+  // The admin console's files are public; every call it makes is an /api/admin/* route.
+  consoleRoutes(app);
 
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
   // connection that is still connecting lingers in ioredis.
@@ -161,6 +176,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   });
   app.addHook('onClose', async () => {
     await offline.close();
+    await webhooks.close();
     await Promise.all(connections.map((client) => closeRedis(client)));
   });
   return app;

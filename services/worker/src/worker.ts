@@ -4,7 +4,7 @@ import { createMetricsServer, metrics, metricsOptions } from '@herald/metrics';
 import type { Service } from '@herald/runtime';
 import { describeRedisTarget } from '@herald/config';
 import { ApnsQueue, OfflineQueue, QUEUES, WebhookQueue, type ApnsJob, type OfflineJob, type WebhookJob, type WebhookResult } from '@herald/queues';
-import { closeRedis, createRedis, InboxStore, Keys, MessageStore, NamespaceStore, RoomMembers, Scripts } from '@herald/store';
+import { closeRedis, createRedis, InboxStore, Keys, MessageStore, MessageTimeline, NamespaceStore, RoomMembers, Scripts } from '@herald/store';
 import type { Worker } from 'bullmq';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -50,10 +50,12 @@ export function buildWorker(
   });
   const scripts = new Scripts(redis);
   const apns = new ApnsQueue(redis, keys.queuePrefix());
+  const timeline = new MessageTimeline(redis, keys, scripts, config.timelineMaxEntries);
   const offline = new OfflineProcessor({
     redis,
     keys,
     messages: new MessageStore(redis, keys, scripts),
+    timeline,
     members: new RoomMembers(redis, keys),
     inbox: new InboxStore(redis, keys, scripts),
     apns,
@@ -64,6 +66,7 @@ export function buildWorker(
     keys,
     scripts,
     messages: new MessageStore(redis, keys, scripts),
+    timeline,
     namespaces: new NamespaceStore(redis, keys),
     endpoint: { host: config.apnsHost, port: config.apnsPort, caFile: config.apnsCa },
     createSender: options.apnsSender ?? createNodeApnSender,

@@ -1,7 +1,7 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import type { Platform } from '@herald/protocol';
-import type { InboxStore, Keys, Scripts } from '@herald/store';
+import { TIMELINE_MAX_ENTRIES, timelineUpdate, type InboxStore, type Keys, type Scripts, type StoredTimelineEntry } from '@herald/store';
 import { Fifo } from './fifo';
 
 /** Tuning of the report batcher; defaults suit one connector with tens of thousands of sockets. */
@@ -33,6 +33,13 @@ export interface ReportBatcherOptions {
   readonly logEveryMs?: number;
   /** Told when intake must pause (`true`) and may resume (`false`). @default no-op */
   readonly pressure?: (high: boolean) => void;
+  /** This connector's id, named by its timeline entries. @default 'connector' */
+  readonly connectorId?: string;
+  /**
+   * Most entries of one message's timeline (`HERALD_TIMELINE_MAX_ENTRIES`); 0 writes none.
+   * @default TIMELINE_MAX_ENTRIES
+   */
+  readonly timelineMaxEntries?: number;
 }
 
 interface Update {
@@ -40,6 +47,8 @@ interface Update {
   readonly kind: 'a' | 'o';
   readonly value: string | number;
   readonly platform: Platform | '';
+  /** The message's timeline entry for this update, written in the same script call. */
+  readonly timeline?: StoredTimelineEntry;
 }
 
 /** Updates of one namespace, written by one script call (all keys share its hash tag). */
@@ -100,6 +109,8 @@ export class ReportBatcher {
   private readonly retryMs: number;
   private readonly logEveryMs: number;
   private readonly pressure: (high: boolean) => void;
+  private readonly connectorId: string;
+  private readonly timelineMax: number;
 
   constructor(
     private readonly scripts: Scripts,
@@ -115,6 +126,8 @@ export class ReportBatcher {
     this.retryMs = options.retryMs ?? 1000;
     this.logEveryMs = options.logEveryMs ?? 10_000;
     this.pressure = options.pressure ?? (() => undefined);
+    this.connectorId = options.connectorId ?? 'connector';
+    this.timelineMax = options.timelineMaxEntries ?? TIMELINE_MAX_ENTRIES;
   }
 
   /** Updates not yet written. */
@@ -129,7 +142,8 @@ export class ReportBatcher {
 
   /** A client acknowledged message `id`. */
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
-    this.add(namespace, { id, kind: 'a', value: clientId, platform });
+    const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'acked' as const, clientId, platform } : undefined;
+    this.add(namespace, { id, kind: 'a', value: clientId, platform, ...(timeline && { timeline }) });
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
     ids.push(id);
@@ -137,7 +151,9 @@ export class ReportBatcher {
 
   /** This connector wrote message `id` to `count` sockets. */
   delivered(namespace: string, id: number, count: number): void {
-    if (count > 0) this.add(namespace, { id, kind: 'o', value: count, platform: '' });
+    if (count <= 0) return;
+    const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'delivered' as const, connector: this.connectorId, sockets: count } : undefined;
+    this.add(namespace, { id, kind: 'o', value: count, platform: '', ...(timeline && { timeline }) });
   }
 
   private add(namespace: string, update: Update): void {
@@ -195,6 +211,11 @@ export class ReportBatcher {
       const message = this.keys.message(namespace, u.id);
       keys.push(message, u.kind === 'a' ? this.keys.acks(namespace, u.id, u.platform as Platform) : message);
       args.push(u.kind, u.value, u.platform);
+      if (u.timeline) {
+        const update = timelineUpdate(this.keys, namespace, u.id, u.timeline, this.timelineMax);
+        keys.push(...update.keys);
+        args.push(...update.args);
+      }
     }
     try {
       await this.scripts.reportApply(keys, args);

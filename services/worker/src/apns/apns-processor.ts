@@ -1,8 +1,8 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import type { ApnsJob } from '@herald/queues';
-import type { ApnsSettings, Keys, MessageReport, MessageStore, NamespaceStore, RedisClient, Scripts } from '@herald/store';
-import { pipelineBySlot } from '@herald/store';
+import type { ApnsSettings, Keys, MessageReport, MessageStore, MessageTimeline, NamespaceStore, RedisClient, Scripts, StoredTimelineEntry } from '@herald/store';
+import { maskToken, pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 import type { ApnsEndpoint, ApnsNotification, ApnsSender, ApnsSenderFactory, DeviceResult } from './apns-sender';
 import { ApnsConfigError } from './node-apn-sender';
@@ -12,6 +12,8 @@ export interface ApnsDeps {
   readonly keys: Keys;
   readonly scripts: Scripts;
   readonly messages: MessageStore;
+  /** Where each device's final outcome is told (the message's timeline). */
+  readonly timeline: MessageTimeline;
   readonly namespaces: NamespaceStore;
   readonly endpoint: ApnsEndpoint;
   readonly createSender: ApnsSenderFactory;
@@ -107,6 +109,7 @@ export class ApnsProcessor {
     const results = await sender.send(this.notification(report, resolved.settings), [...byToken.keys()]);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
     const record: Record<string, string> = {};
+    const steps: StoredTimelineEntry[] = [];
     const counters: Record<string, number> = {};
     const count = (field: string) => (counters[field] = (counters[field] ?? 0) + 1);
     let retry = 0;
@@ -117,6 +120,7 @@ export class ApnsProcessor {
       const verdict = verdictOf(result);
       if (verdict === 'ok') {
         record[clientId] = 'ok';
+        steps.push({ at: Date.now(), step: 'apns', clientId, outcome: 'ok', token: maskToken(result.token) });
         count('apnsCount');
         count('apnsSuccessCount');
         metrics.apnsSent(namespace, 'ok');
@@ -130,6 +134,7 @@ export class ApnsProcessor {
         continue;
       }
       record[clientId] = `${result.status ?? 'no answer'} ${result.reason}`.slice(0, 200);
+      steps.push({ at: Date.now(), step: 'apns', clientId, outcome: record[clientId]!, token: maskToken(result.token) });
       count('apnsCount');
       count(`apnsFailed:${failureKind(result)}`);
       metrics.apnsSent(namespace, 'failed', failureKind(result));
@@ -141,6 +146,8 @@ export class ApnsProcessor {
     if (Object.keys(record).length) {
       await redis.multi().hset(outcomes, record).pexpire(outcomes, Math.max(1, await redis.pttl(keys.message(namespace, id)))).exec();
     }
+    // The timeline first: once the counters show the outcome, its steps are there to read.
+    await this.deps.timeline.append(namespace, id, steps);
     await messages.updateReport(namespace, id, counters, { apnsEnv: sender.production ? 'production' : 'dev' });
     if (rebuild) await this.drop(resolved.cacheKey);
     if (retry > 0) {

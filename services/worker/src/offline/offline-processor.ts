@@ -2,7 +2,7 @@ import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import { PLATFORMS, isPlatform, type Platform } from '@herald/protocol';
 import { APNS_BATCH, type ApnsQueue, type OfflineJob } from '@herald/queues';
-import type { InboxStore, Keys, MessageStore, RedisClient, RoomMembers } from '@herald/store';
+import type { InboxStore, Keys, MessageStore, MessageTimeline, RedisClient, RoomMembers } from '@herald/store';
 import { pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 
@@ -16,6 +16,8 @@ export interface OfflineDeps {
   readonly redis: RedisClient;
   readonly keys: Keys;
   readonly messages: MessageStore;
+  /** Where the step is told (the message's timeline). */
+  readonly timeline: MessageTimeline;
   readonly members: RoomMembers;
   readonly inbox: InboxStore;
   readonly apns: ApnsQueue;
@@ -52,6 +54,8 @@ export class OfflineProcessor {
   readonly process = async (job: Job<OfflineJob>): Promise<OfflineResult> => {
     const { namespace, id } = job.data;
     const { redis, keys, messages, members, inbox, apns } = this.deps;
+    // The step's time in the timeline is when it began: the APNs jobs it queues may finish first.
+    const startedAt = Date.now();
     const report = await messages.report(namespace, id);
     const ttlMs = await redis.pttl(keys.message(namespace, id));
     if (!report || ttlMs <= 0) {
@@ -108,6 +112,8 @@ export class OfflineProcessor {
     for (let b = 0; b * APNS_BATCH < audience.length; b++) {
       await apns.enqueue(namespace, id, [audience.slice(b * APNS_BATCH, (b + 1) * APNS_BATCH)], b);
     }
+    // The timeline first: once the report shows the step, its entry is there to read.
+    await this.deps.timeline.append(namespace, id, [{ at: startedAt, step: 'offline', inbox: inboxed, apns: apnsDevices }]);
     await messages.updateReport(namespace, id, {}, { offline: `inbox:${inboxed} apns:${apnsDevices}` });
     this.deps.logger.debug({ namespace, id, inboxed, apnsDevices }, 'offline step done');
     metrics.offlineStep(namespace, 'done', inboxed);
