@@ -142,7 +142,7 @@ describe('GET /api/admin/namespace/online', () => {
     for (const [userid, platform, uuid] of [['u1', 'web', 'a'], ['u1', 'ios', 'b'], ['u2', 'android', 'c']] as const) {
       const clientId = `/demo#${userid}#${platform}-${uuid}`;
       await clients.connected(clientId, { namespace: '/demo', userid, uuid, platform, sid: uuid, connector: 'test' });
-      await rooms.join('/demo', 'lobby', { clientId, userid, platform });
+      await rooms.join('/demo', 'lobby', { clientId, userid, platform }, uuid);
     }
     const online = await call('GET', '/api/admin/namespace/online?namespace=/demo');
     expect(online.body).toMatchObject({
