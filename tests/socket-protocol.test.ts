@@ -182,7 +182,10 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
       ios.socket.emit('ackPush', { id: 999999 });
       // A marker: acks of one socket reach the report in order, so once the marker's ack is counted,
       // every duplicate sent before it has been applied (or ignored).
-      const marker = (await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'user_i1', pushData: {} } })).body.id;
+      // (Sent to both: only acks of messages a client was sent count.)
+      const markerGot = Promise.all([nextEvent(ios, 'push'), nextEvent(android, 'push')]);
+      const marker = (await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'acks', pushData: {} } })).body.id;
+      await markerGot;
       ios.socket.emit('ackPush', { id: marker });
       android.socket.emit('ackPush', { id: marker });
       await until(async () => ((await stack.api(`/api/auth/report/push/${marker}`, { auth: NSP_AUTH })).body.ackCount === 2 ? true : undefined));

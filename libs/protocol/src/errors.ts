@@ -90,6 +90,10 @@ export const Errors = Object.freeze({
   NAMESPACE_EMPTY: entry('NAMESPACE_EMPTY', 'namespace can not be empty', 400),
   NAMESPACE_KEY_MISMATCH: entry('NAMESPACE_KEY_MISMATCH', 'key must be the namespace of the credentials', 400),
   APNS_LIST_TOO_LARGE: entry('APNS_LIST_TOO_LARGE', 'apns_list too large', 400),
+
+  // --- protocols (issue 12) ---
+  PROTOCOL_UNKNOWN: entry('PROTOCOL_UNKNOWN', 'protocol unknown', 400),
+  HS_PROTOCOL_UNSUPPORTED: entry('HS_PROTOCOL_UNSUPPORTED', 'protocol not served by this connector', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -1,4 +1,4 @@
-import { isPlatform, type Platform } from '@herald/protocol';
+import { PROTOCOL_NAMES, isPlatform, type Platform, type ProtocolName } from '@herald/protocol';
 import { hashPassword } from './password';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
@@ -74,6 +74,11 @@ export interface NamespaceRecord {
    * not set, which means Android only (the worker's default).
    */
   readonly inboxPlatforms: readonly Platform[] | undefined;
+  /**
+   * The wire protocol of the namespace's clients (`protocol`); undefined when never set, which
+   * means `push` (DEFAULT_PROTOCOL) — every record saved before the field existed.
+   */
+  readonly protocol: ProtocolName | undefined;
 }
 
 /** What an admin may change; `undefined` keeps the stored value. */
@@ -89,6 +94,8 @@ export interface NamespaceChanges {
   readonly apnsList?: readonly ApnsChange[];
   /** Replaces the stored inbox platforms. */
   readonly inboxPlatforms?: readonly Platform[];
+  /** Replaces the stored protocol (the caller checks it is served). */
+  readonly protocol?: ProtocolName;
 }
 
 /**
@@ -123,7 +130,7 @@ function parseApnsList(json: string | undefined): ApnsSettings[] {
 export type NamespaceSettings = Omit<NamespaceRecord, 'apnsList'>;
 
 /** Hash fields of everything but the APNs list. */
-const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms'] as const;
+const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms', 'protocol'] as const;
 
 /** The stored `inbox_platforms` (comma-separated): known platforms only, undefined when unset. */
 function parseInboxPlatforms(value: string | undefined): readonly Platform[] | undefined {
@@ -144,6 +151,7 @@ function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
     clientIp: h['client_ip'] || undefined,
     updateDate: Number(h['update_date'] ?? 0),
     inboxPlatforms: parseInboxPlatforms(h['inbox_platforms']),
+    protocol: (PROTOCOL_NAMES as readonly string[]).includes(h['protocol'] ?? '') ? (h['protocol'] as ProtocolName) : undefined,
   });
 }
 
@@ -205,6 +213,7 @@ export class NamespaceStore {
     if (changes.callbackAuth !== undefined) fields['callback_auth'] = changes.callbackAuth;
     if (changes.clientIp !== undefined) fields['client_ip'] = changes.clientIp;
     if (changes.inboxPlatforms !== undefined) fields['inbox_platforms'] = changes.inboxPlatforms.join(',');
+    if (changes.protocol !== undefined) fields['protocol'] = changes.protocol;
     if (changes.password !== undefined) fields['auth_passwd_hash'] = await hashPassword(changes.password);
     // The settings hash is written before the registry entry, so a registered namespace always has
     // settings. They are separate keys (separate slots on a cluster), hence no MULTI across them.

@@ -23,17 +23,18 @@ import {
   type RedisClient,
 } from '@herald/store';
 import { Server } from 'socket.io';
+import { Acks } from './core/acks';
 import { deliver } from './core/delivery';
 import { Eviction } from './core/eviction';
 import { HandshakeGate } from './core/handshake';
 import { Liveness } from './core/liveness';
 import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
+import type { CoreServices } from './core/protocol';
 import { Rooms } from './core/rooms';
 import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
-import { bindClientEvents } from './protocols/push/client-events';
-import { bindPushProtocol } from './protocols/push/handlers';
+import { defaultRegistry } from './protocols/registry';
 
 /** `/health` answers `hello` (seed HEAD); everything else that is not socket.io is 404. */
 function plainHttp(req: IncomingMessage, res: ServerResponse): void {
@@ -65,8 +66,8 @@ export interface Connector extends Service {
 
 /**
  * Builds an unstarted connector: the socket.io server with the Redis adapter, the handshake gate,
- * the push protocol, presence, the report batcher, the heartbeat and the namespace watch.
- * Only `start` listens.
+ * the protocols (protocols/registry.ts) on the neutral core, presence, the report batcher, the
+ * heartbeat and the namespace watch. Only `start` listens.
  */
 export function buildConnector(config: ConnectorConfig, logger: Logger): Connector {
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -94,6 +95,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const namespaces = new NamespaceStore(redis, keys);
   const inbox = new InboxStore(redis, keys, scripts);
   const reports = new ReportBatcher(scripts, keys, inbox, logger.child({ module: 'reports' }));
+  const acks = new Acks(reports);
   const rooms = new Rooms(roomStore, clients, { activityBroadcast: config.roomActivityBroadcast, connectorId: id }, logger.child({ module: 'rooms' }));
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
@@ -132,7 +134,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
 
   const eviction = new Eviction(settled, clients, id, logger.child({ module: 'eviction' }));
   const gate = new HandshakeGate(
-    io,
+    defaultRegistry(),
     namespaces,
     eviction,
     { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
@@ -157,29 +159,24 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     await webhooks.enqueueDisconnect({ kind: 'disconnect', namespace, clientId, query, ...(cookie ? { cookie } : {}), at: Date.now() });
   };
 
-  /**
-   * Replay before `ok`: the messages in the client's inbox, oldest first. They leave the inbox when
-   * acknowledged — all of them through the `offlineMessage` ack callback (or the ids it lists), or
-   * one by one with `ackPush` — and count in the report like live acks. Unacknowledged ones come
-   * again on the next connect, until they expire.
-   */
-  const replayInbox = async (socket: HeraldSocket): Promise<void> => {
-    const { namespace, platform, clientId } = socket.data.identity;
-    const messages = await inbox.pending(clientId, namespace);
-    if (messages.length === 0 || !socket.connected) return;
-    const offered = new Set(messages.map((m) => m.id));
-    socket.emit('offlineMessage', messages, (ids?: unknown) => {
-      const acked = Array.isArray(ids) ? ids.map(Number).filter((id) => offered.has(id)) : [...offered];
-      for (const id of new Set(acked)) reports.ack(namespace, id, platform, clientId);
-    });
+  const core: CoreServices = {
+    rooms,
+    acks,
+    clients,
+    inbox,
+    push,
+    serial,
+    port: () => boundPort,
+    clientPushIntervalMs: config.clientPushIntervalMs,
+    logger,
   };
 
   const onConnection = (socket: HeraldSocket): void => {
-    const identity = socket.data.identity;
+    const { identity, protocol } = socket.data;
     const log = logger.child({ clientId: identity.clientId });
+    const services: CoreServices = { ...core, logger: log };
     void socket.join(clientRoom(identity.clientId));
-    bindPushProtocol(socket, { rooms, reports, logger: log, serial });
-    bindClientEvents(socket, { clients, push, pushIntervalMs: config.clientPushIntervalMs, logger: log });
+    protocol.bind(socket, services);
     socket.on('disconnect', (reason) => {
       log.debug({ reason }, 'disconnected');
       const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');
@@ -200,8 +197,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       for (const room of new Set([userRoom(identity.userid), ...socket.data.callbackRooms, ...previous])) {
         await rooms.join(socket, room);
       }
-      await replayInbox(socket);
-      if (socket.connected) socket.emit('ok', { system: hostname(), port: boundPort, clientId: identity.clientId });
+      await protocol.connected(socket, services);
     }).catch((error: unknown) => {
       log.error({ err: error }, 'connection set-up failed; disconnecting');
       socket.disconnect(true);
@@ -214,8 +210,11 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   io.on('new_namespace', (nsp: HeraldNamespace) => {
     if (nsp.name === '/') return;
     nsp.on('herald:push', (envelope) => {
+      // No protocol yet: no socket of the namespace was admitted here, nobody to deliver to.
+      const protocol = gate.protocolOf(nsp);
+      if (!protocol) return;
       try {
-        deliver(nsp, envelope, reports);
+        deliver(nsp, envelope, protocol, reports, acks);
       } catch (error) {
         logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
       }

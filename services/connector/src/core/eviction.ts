@@ -5,8 +5,8 @@ import { clientRoom, type HeraldNamespace, type HeraldSocket } from './socket-da
 /**
  * One connection per clientId, cluster-wide (HERALD_DUPLICATE_CLIENT).
  *
- * `kick` (default): the newest connection wins. Each connector holding a socket of the client sends
- * it `kickout {reason:"duplicate"}`, disconnects it, waits for its clean-up, and only then answers;
+ * `kick` (default): the newest connection wins. Each connector holding a socket of the client has
+ * its protocol tell it (push: `kickout {reason:"duplicate"}`), disconnects it, waits for its clean-up, and only then answers;
  * the new connection is recorded after every answer, so no clean-up of the old socket can undo it.
  * `reject`: the newcomer is refused with `socket.id conflict` while the client is connected anywhere.
  */
@@ -26,7 +26,7 @@ export class Eviction {
     const sockets = sids.map((sid) => nsp.sockets.get(sid)).filter((s): s is HeraldSocket => s !== undefined);
     for (const socket of sockets) {
       socket.data.disconnectReason = 'kicked';
-      socket.emit('kickout', { reason: 'duplicate' });
+      socket.data.protocol.evicted(socket);
       socket.disconnect(true);
     }
     await Promise.all(sockets.map((socket) => this.cleanedUp(socket)));

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, PLATFORMS, RoomName, compileValidator, isValidName, type Platform } from '@herald/protocol';
+import { Errors, HeraldError, PLATFORMS, RoomName, compileValidator, isServedProtocol, isValidName, type Platform, type ProtocolName } from '@herald/protocol';
 import {
   APNS_LIST_MAX_BYTES,
   APNS_LIST_MAX_ITEMS,
@@ -51,6 +51,8 @@ const NamespaceSaveBody = Type.Object(
     inbox_platforms: Type.Optional(
       Type.Array(Type.Unsafe<Platform>({ type: 'string', enum: [...PLATFORMS] }), { minItems: 1, maxItems: PLATFORMS.length, uniqueItems: true }),
     ),
+    /** Checked against the served protocols after the shape (PROTOCOL_UNKNOWN). */
+    protocol: Type.Optional(Type.String({ maxLength: 32 })),
   },
   { additionalProperties: false },
 );
@@ -74,6 +76,7 @@ export async function saveNamespace(namespaces: NamespaceStore, body: unknown, c
   if (key === undefined || key === null || key === '') throw new HeraldError(Errors.KEY_IS_NULL);
   if (!isValidName('namespace', key)) throw new HeraldError(Errors.NAMESPACE_INVALID);
   if (!validSave(body)) throw new HeraldError(Errors.BODY_INVALID, validSave.lastError());
+  if (body.protocol !== undefined && !isServedProtocol(body.protocol)) throw new HeraldError(Errors.PROTOCOL_UNKNOWN, JSON.stringify(body.protocol));
   body.apns_list?.forEach((item, i) => {
     for (const field of APNS_SECRET_FIELDS) {
       const value = item[field];
@@ -92,6 +95,7 @@ export async function saveNamespace(namespaces: NamespaceStore, body: unknown, c
       ...(body.offline !== undefined && { offline: body.offline === 'on' }),
       ...(body.apns_list !== undefined && { apnsList: body.apns_list }),
       ...(body.inbox_platforms !== undefined && { inboxPlatforms: body.inbox_platforms }),
+      ...(body.protocol !== undefined && { protocol: body.protocol as ProtocolName }),
       clientIp,
     });
   } catch (error) {
@@ -119,6 +123,8 @@ export interface PublicNamespace {
   apns_list: PublicApnsSettings[];
   /** Present when set: the platforms whose clients get an inbox (unset: Android only). */
   inbox_platforms?: Platform[];
+  /** Present when set: the namespace's wire protocol (unset: `push`). */
+  protocol?: ProtocolName;
   update_date: number;
   client_ip: string;
 }
@@ -150,6 +156,7 @@ export function publicNamespace(record: NamespaceRecord): PublicNamespace {
     ...(record.callbackAuth !== undefined && { callback_auth: true as const }),
     apns_list: record.apnsList.map(publicApns),
     ...(record.inboxPlatforms !== undefined && { inbox_platforms: [...record.inboxPlatforms] }),
+    ...(record.protocol !== undefined && { protocol: record.protocol }),
     update_date: record.updateDate,
     client_ip: record.clientIp ?? '',
   };
