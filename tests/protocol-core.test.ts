@@ -110,6 +110,28 @@ describe('namespace protocol', () => {
   });
 });
 
+describe('client ids never collide', () => {
+  test.each([
+    // Namespace `/t` + userid `x#u` against namespace `/t#x` + userid `u`.
+    [['/t', 'x#u', 'd1'], ['/t#x', 'u', 'd1'], '/t#x%23u#web-d1', '/t#x#u#web-d1'],
+    // One namespace: userid `a#web-b` + uuid `c` against userid `a` + uuid `b#web-c`.
+    [['/t', 'a#web-b', 'c'], ['/t', 'a', 'b#web-c'], '/t#a%23web-b#web-c', '/t#a#web-b%23web-c'],
+  ])('%j and %j are two clients with two records', async (first, second, firstId, secondId) => {
+    const [ns1, user1, uuid1] = first as [string, string, string];
+    const [ns2, user2, uuid2] = second as [string, string, string];
+    const a = await connect(0, ns1, { uuid: uuid1, userid: user1 });
+    const b = await connect(1, ns2, { uuid: uuid2, userid: user2 });
+    expect([a.ok.clientId, b.ok.clientId]).toEqual([firstId, secondId]);
+    // Neither kicked the other, and each namespace reads its own client's record.
+    expect(a.events.map((e) => e.event)).toEqual(['ok']);
+    expect(a.socket.connected && b.socket.connected).toBe(true);
+    for (const [ns, id, userid] of [[ns1, firstId, user1], [ns2, secondId, user2]] as const) {
+      const record = await stack.api(`/api/auth/client/${encodeURIComponent(id)}`, { auth: basic(ns, 'pw') });
+      expect(record).toMatchObject({ status: 200, body: { userid, platform: 'web' } });
+    }
+  });
+});
+
 describe('acks count only for clients a message was sent to', () => {
   test('an ackPush of a message of another room is answered but not counted', async () => {
     const member = await connect(0, '/t', { uuid: 'member' });
