@@ -110,6 +110,32 @@ describe('namespace protocol', () => {
   });
 });
 
+describe('identity takeover through a connect callback', () => {
+  test('the clientId comes from the user the callback names, not from the handshake’s userid', async () => {
+    const bob = await connect(0, '/cb', { uuid: 'bob-phone', userid: 'bob', token: 'token-bob' });
+    expect(bob.ok.clientId).toBe('/cb#bob#web-bob-phone');
+    // Bob has a message waiting in his inbox (as if the offline step had put it there).
+    const first = next(bob, 'push');
+    const secret = await stack.api('/api/auth/push', { auth: basic('/cb', 'pw'), body: { room: 'user_bob', pushData: { secret: 1 } } });
+    await first;
+    await redis.zadd(keys.clientInbox('/cb#bob#web-bob-phone'), secret.body.id, String(secret.body.id));
+
+    // Mallory has a valid token of her own and sends Bob's userid and uuid.
+    const mallory = await connect(1, '/cb', { uuid: 'bob-phone', userid: 'bob', token: 'token-mallory' });
+    expect(mallory.ok.clientId).toBe('/cb#mallory#web-bob-phone');
+    expect(mallory.events.map((e) => e.event)).toEqual(['ok']); // no replay of Bob's inbox
+
+    // Bob was not kicked, and a push to Bob reaches Bob only.
+    const got = next(bob, 'push');
+    const push = await stack.api('/api/auth/push', { auth: basic('/cb', 'pw'), body: { room: 'user_bob', pushData: { to: 'bob' } } });
+    expect(push.body.expectAckCount).toBe(1);
+    expect(await got).toMatchObject({ room: 'user_bob', pushData: { to: 'bob' } });
+    expect(bob.events.map((e) => e.event)).toEqual(['ok', 'push', 'push']);
+    expect(mallory.events.map((e) => e.event)).toEqual(['ok']);
+    expect(bob.socket.connected).toBe(true);
+  });
+});
+
 describe('client ids never collide', () => {
   test.each([
     // Namespace `/t` + userid `x#u` against namespace `/t#x` + userid `u`.

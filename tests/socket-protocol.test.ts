@@ -301,13 +301,14 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     test('200 accepts; its body overrides userid and names rooms; the request carries the seed headers', async () => {
       reply = () => ({ status: 200, body: JSON.stringify({ userid: 'override', rooms: ['vip'] }) });
       const c = await client(0, { uuid: 'cb1', userid: 'orig', platform: 'web' }, '/cb', { cookie: 'session=cb1' });
-      expect(c.ok.clientId).toBe('/cb#orig#web-cb1');
+      // The callback's user is the authenticated one: it names the clientId too (issue 12).
+      expect(c.ok.clientId).toBe('/cb#override#web-cb1');
       const last = seen[seen.length - 1]!;
       expect(last.url).toContain('uuid=cb1');
       expect(last.url).toContain('userid=orig');
       expect(last.headers).toMatchObject({ authorization: 'cb-secret', namespace: '/cb', cookie: 'session=cb1' });
-      expect(await redis.smembers(keys.roomOnline('/cb', 'vip'))).toEqual(['/cb#orig#web-cb1']);
-      expect(await redis.smembers(keys.roomOnline('/cb', 'user_override'))).toEqual(['/cb#orig#web-cb1']);
+      expect(await redis.smembers(keys.roomOnline('/cb', 'vip'))).toEqual(['/cb#override#web-cb1']);
+      expect(await redis.smembers(keys.roomOnline('/cb', 'user_override'))).toEqual(['/cb#override#web-cb1']);
     });
 
     test('another status refuses with "handshake fail statusCode: <n>"', async () => {

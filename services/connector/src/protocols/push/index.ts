@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { StoredMessage, TransferNotice } from '@herald/protocol';
+import { clientIdOf, type StoredMessage, type TransferNotice } from '@herald/protocol';
 import type { NamespaceSettings } from '@herald/store';
 import { askConnectCallback } from '../../core/connect-callback';
 import type { Admission, AdmitOptions, CoreServices, Encoded, PresenceChange, Protocol } from '../../core/protocol';
@@ -24,8 +24,13 @@ async function admit(socket: HeraldSocket, record: NamespaceSettings, options: A
     authorization: record.callbackAuth,
     timeoutMs: options.callbackTimeoutMs,
   });
-  // The seed: the callback's userid changes the user (room), the clientId keeps the handshake's.
-  if (decision.userid !== undefined) identity = Object.freeze({ ...identity, userid: decision.userid });
+  // The callback authenticates the user: the clientId is built from the user it names, never from
+  // the handshake's `userid` (the seed kept the handshake's, so a valid token with another user's
+  // userid and uuid took over that user's client: its inbox, its pushes, and kicked it).
+  if (decision.userid !== undefined) {
+    const { platform, uuid } = identity;
+    identity = Object.freeze({ ...identity, userid: decision.userid, clientId: clientIdOf(namespace, decision.userid, platform, uuid) });
+  }
   return { identity, rooms: decision.rooms };
 }
 
