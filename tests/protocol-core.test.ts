@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Keys } from '@herald/store';
 import { until } from '@herald/test-support';
 import { Redis } from 'ioredis';
-import { Manager } from 'socket.io-client';
+import { Manager, io } from 'socket.io-client';
 import { basic, clients, emitWithAck, type Recorded, type TestSocket } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
 
@@ -56,6 +56,27 @@ function connectByName(connector: number, namespace: string, query: Record<strin
   });
 }
 
+// socket.io-client@2 (Engine.IO 3), installed under an alias beside v4; it ships no types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ioV2: (url: string, options: object) => TestSocket = require('socket.io-client-v2');
+
+/** A client of the root namespace `/` on socket.io path `path` (seed clients of mapped paths). */
+function connectOnPath(connector: number, path: string, version: 'v4' | 'v2', query: Record<string, string>): Promise<Recorded & { ok: { clientId: string } }> {
+  const url = `http://127.0.0.1:${stack.connectors[connector]!.port}`;
+  const options = { path, query, transports: ['websocket'], reconnection: false, forceNew: true };
+  const socket = version === 'v4' ? (io(url, options) as TestSocket) : ioV2(url, options);
+  const events: { event: string; args: unknown[] }[] = [];
+  for (const event of ['ok', 'push', 'offlineMessage', 'kickout', 'peopleJoin', 'peopleLeave']) {
+    (socket as any).on(event, (...args: unknown[]) => events.push({ event, args }));
+  }
+  const c = { socket, events };
+  opened.push(c);
+  return new Promise((resolve, reject) => {
+    socket.once('ok', (ok) => resolve({ ...c, ok }));
+    (socket as any).once(version === 'v4' ? 'connect_error' : 'error', reject);
+  });
+}
+
 function next<T = unknown>(c: Recorded, event: string): Promise<T> {
   return new Promise((resolve) => (c.socket as any).once(event, resolve));
 }
@@ -67,9 +88,12 @@ async function saveNamespace(body: Record<string, unknown>): Promise<{ status: n
 beforeAll(async () => {
   await startCallback();
   // Loopback callbacks are what this test needs (a later hardening refuses them unless allowed).
-  stack = await startStack({ connectors: 2, env: { HERALD_CALLBACK_ALLOW_PRIVATE: 'true' } });
+  stack = await startStack({
+    connectors: 2,
+    env: { HERALD_CALLBACK_ALLOW_PRIVATE: 'true', HERALD_SOCKET_PATHS: '/socket.io,/socket=/paths,/wechat=/t' },
+  });
   redis = new Redis(stack.redis.url);
-  for (const key of ['/t', '/t#x']) expect((await saveNamespace({ key, auth_passwd: 'pw' })).status).toBe(200);
+  for (const key of ['/t', '/t#x', '/paths']) expect((await saveNamespace({ key, auth_passwd: 'pw' })).status).toBe(200);
   expect((await saveNamespace({ key: '/cb', auth_passwd: 'pw', connect_callback: callbackUrl })).status).toBe(200);
 });
 
@@ -207,5 +231,42 @@ describe('acks count only for clients a message was sent to', () => {
       return r.ackCount === 1 ? r : undefined;
     });
     expect(report.ackWebDetail).toEqual(['/t#reader#web-reader']);
+  });
+});
+
+describe('several socket.io paths (HERALD_SOCKET_PATHS)', () => {
+  test('root-namespace clients of a mapped path, v4 and v2, on two connectors, are clients of its namespace', async () => {
+    const a = await connectOnPath(0, '/socket', 'v4', { uuid: 'pa' });
+    const b = await connectOnPath(1, '/socket', 'v2', { uuid: 'pb', platform: 'android' });
+    const c = await connect(1, '/paths', { uuid: 'pc' });
+    expect([a.ok.clientId, b.ok.clientId, c.ok.clientId]).toEqual(['/paths#pa#web-pa', '/paths#pb#android-pb', '/paths#pc#web-pc']);
+    for (const client of [a, b, c]) expect(await emitWithAck(client.socket, 'joinRoom', 'lobby')).toEqual({ status: 200, msg: 'ok' });
+    expect((await redis.smembers(keys.roomOnline('/paths', 'lobby'))).sort()).toEqual(['/paths#pa#web-pa', '/paths#pb#android-pb', '/paths#pc#web-pc']);
+
+    const got = Promise.all([a, b, c].map((client) => next(client, 'push')));
+    const { body } = await stack.api('/api/auth/push', { auth: basic('/paths', 'pw'), body: { room: 'lobby', pushData: { via: 'path' } } });
+    expect(body.expectAckCount).toBe(3);
+    const expected = { id: body.id, namespace: '/paths', room: 'lobby', pushData: { via: 'path' }, sendDate: expect.any(Number) };
+    expect(await got).toEqual([expected, expected, expected]);
+    for (const client of [a, b, c]) client.socket.emit('ackPush', { id: body.id });
+    const report = await until(async () => {
+      const r = (await stack.api(`/api/auth/report/push/${body.id}`, { auth: basic('/paths', 'pw') })).body;
+      return r.ackCount === 3 ? r : undefined;
+    });
+    expect(report).toMatchObject({ ackCount: 3, ackAndroidCount: 1, onlineClientCount: 3 });
+
+    // The same client on the default path replaces the mapped-path connection (eviction across servers).
+    const kicked = next(a, 'kickout');
+    const again = await connect(0, '/paths', { uuid: 'pa' });
+    expect(again.ok.clientId).toBe('/paths#pa#web-pa');
+    expect(await kicked).toEqual({ reason: 'duplicate' });
+  });
+
+  test('a path maps only its own namespace; other namespaces are reached by name on it', async () => {
+    const mapped = await connectOnPath(1, '/wechat', 'v4', { uuid: 'w1' });
+    expect(mapped.ok.clientId).toBe('/t#w1#web-w1');
+    const named = io(`http://127.0.0.1:${stack.connectors[1]!.port}/paths`, { path: '/wechat', query: { uuid: 'w2' }, transports: ['websocket'], reconnection: false, forceNew: true });
+    opened.push({ socket: named as TestSocket, events: [] });
+    expect(await new Promise((resolve) => named.once('ok' as any, resolve))).toMatchObject({ clientId: '/paths#w2#web-w2' });
   });
 });

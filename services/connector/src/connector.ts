@@ -32,6 +32,7 @@ import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
 import type { CoreServices } from './core/protocol';
 import { Rooms } from './core/rooms';
+import { connectEio3To, mappedParser } from './core/socket-paths';
 import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
 import { defaultRegistry } from './protocols/registry';
@@ -86,7 +87,6 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const redis = connect('main');
   // The adapter needs its own connections: one subscribes (and can do nothing else), one publishes.
   const pub = connect('pub', null);
-  const sub = connect('sub', null, true);
   const watchSub = connect('watch', null);
 
   const scripts = new Scripts(redis);
@@ -104,17 +104,33 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
 
   const httpServer = createServer(plainHttp);
   const allowed = config.allowedOrigins;
-  const io: HeraldServer = new Server(httpServer, {
-    adapter: adapterFor(config.redis, pub, sub, keys),
-    allowEIO3: config.allowEio3,
-    maxHttpBufferSize: config.maxPayloadBytes,
-    cleanupEmptyChildNamespaces: true,
-    // Sockets of a browser page carry an Origin; native apps send none and are not affected.
-    allowRequest: (req, callback) => {
-      const origin = req.headers.origin;
-      callback(null, !allowed || origin === undefined || allowed.includes(origin));
-    },
+  /**
+   * One socket.io server per path (HERALD_SOCKET_PATHS) on the one HTTP server. Each has its own
+   * adapter subscription, so the adapter's count of subscribers (which request/response calls such
+   * as eviction wait for) is one per server that holds a namespace; a mapped path's parser swaps
+   * `/` and its namespace (core/socket-paths.ts).
+   */
+  const servers: HeraldServer[] = config.socketPaths.map((entry, i) => {
+    const sub = connect(i === 0 ? 'sub' : `sub${entry.path}`, null, true);
+    const server: HeraldServer = new Server({
+      path: entry.path,
+      adapter: adapterFor(config.redis, pub, sub, keys),
+      allowEIO3: config.allowEio3,
+      maxHttpBufferSize: config.maxPayloadBytes,
+      cleanupEmptyChildNamespaces: true,
+      ...(entry.namespace !== undefined && { parser: mappedParser(entry.namespace) }),
+      // Sockets of a browser page carry an Origin; native apps send none and are not affected.
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        callback(null, !allowed || origin === undefined || allowed.includes(origin));
+      },
+    });
+    if (entry.namespace !== undefined) connectEio3To(server, entry.namespace);
+    server.attach(httpServer);
+    return server;
   });
+  const io = servers[0]!;
+
 
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -132,7 +148,13 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   };
   const settled = (socket: HeraldSocket): Promise<void> => (queues.get(socket) ?? Promise.resolve()).catch(() => undefined);
 
-  const eviction = new Eviction(settled, clients, id, logger.child({ module: 'eviction' }));
+  const eviction = new Eviction(settled, clients, id, logger.child({ module: 'eviction' }), (nsp) =>
+    servers.flatMap((server) => {
+      const sibling = server._nsps.get(nsp.name);
+      return sibling ? [sibling] : [];
+    }),
+  );
+
   const gate = new HandshakeGate(
     defaultRegistry(),
     namespaces,
@@ -141,7 +163,9 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     logger.child({ module: 'handshake' }),
   );
   const liveness = new Liveness(id, new ConnectorRegistry(redis, keys), clients, roomStore, config.heartbeatMs, logger.child({ module: 'liveness' }));
-  const watch = new NamespaceWatch(io, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' }));
+  const watches = servers.map(
+    (server) => new NamespaceWatch(server, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' })),
+  );
 
   let boundPort = 0;
   let closing = false;
@@ -204,26 +228,28 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     });
   };
 
-  const parent = io.of(/^\/.+$/);
-  parent.use(gate.middleware);
-  parent.on('connection', onConnection);
-  io.on('new_namespace', (nsp: HeraldNamespace) => {
-    if (nsp.name === '/') return;
-    nsp.on('herald:push', (envelope) => {
-      // No protocol yet: no socket of the namespace was admitted here, nobody to deliver to.
-      const protocol = gate.protocolOf(nsp);
-      if (!protocol) return;
-      try {
-        deliver(nsp, envelope, protocol, reports, acks);
-      } catch (error) {
-        logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
-      }
+  for (const server of servers) {
+    const parent = server.of(/^\/.+$/);
+    parent.use(gate.middleware);
+    parent.on('connection', onConnection);
+    server.on('new_namespace', (nsp: HeraldNamespace) => {
+      if (nsp.name === '/') return;
+      nsp.on('herald:push', (envelope) => {
+        // No protocol yet: no socket of the namespace was admitted here, nobody to deliver to.
+        const protocol = gate.protocolOf(nsp);
+        if (!protocol) return;
+        try {
+          deliver(nsp, envelope, protocol, reports, acks);
+        } catch (error) {
+          logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
+        }
+      });
+      nsp.on('herald:transfer', (notice) => transferSockets(nsp, notice, rooms, serial, logger.child({ module: 'transfer' })));
+      nsp.on('herald:evict', (clientId, ack) => {
+        void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
+      });
     });
-    nsp.on('herald:transfer', (notice) => transferSockets(nsp, notice, rooms, serial, logger.child({ module: 'transfer' })));
-    nsp.on('herald:evict', (clientId, ack) => {
-      void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
-    });
-  });
+  }
 
   return {
     io,
@@ -235,7 +261,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       await checkClusterVersion(redis);
       await Promise.all([offline.bull.waitUntilReady(), webhooks.bull.waitUntilReady()]);
       await liveness.start();
-      await watch.start();
+      for (const watch of watches) await watch.start();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.connectorPort, config.bind, () => {
@@ -248,9 +274,10 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     },
     async close() {
       closing = true;
-      watch.stop();
+      for (const watch of watches) watch.stop();
       // Disconnect every socket (clients reconnect elsewhere) and stop accepting.
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      // (Each server closes the shared HTTP server; the second close only reports it is closed.)
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       // Each disconnect queued its clean-up; let them finish before closing Redis.
       while (pending.size > 0) await Promise.allSettled([...pending]);
       await liveness.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the connector registry'));

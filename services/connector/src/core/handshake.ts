@@ -33,7 +33,8 @@ export interface HandshakeOptions {
  * the gate removes it, unless another handshake for it is still running.
  */
 export class HandshakeGate {
-  private readonly inflight = new Map<string, number>();
+  /** Handshakes running per namespace object (one per socket.io server: socket-paths.ts). */
+  private readonly inflight = new Map<HeraldNamespace, number>();
   /** The protocol of each namespace with admitted sockets here, for delivery. */
   private readonly protocols = new WeakMap<HeraldNamespace, Protocol>();
 
@@ -47,7 +48,7 @@ export class HandshakeGate {
 
   readonly middleware = (socket: HeraldSocket, next: (err?: ExtendedError) => void): void => {
     const name = socket.nsp.name;
-    this.inflight.set(name, (this.inflight.get(name) ?? 0) + 1);
+    this.inflight.set(socket.nsp, (this.inflight.get(socket.nsp) ?? 0) + 1);
     this.admit(socket).then(
       () => {
         this.done(socket.nsp, false);
@@ -96,12 +97,12 @@ export class HandshakeGate {
   }
 
   private done(nsp: HeraldNamespace, refused: boolean): void {
-    const left = (this.inflight.get(nsp.name) ?? 1) - 1;
+    const left = (this.inflight.get(nsp) ?? 1) - 1;
     if (left > 0) {
-      this.inflight.set(nsp.name, left);
+      this.inflight.set(nsp, left);
       return;
     }
-    this.inflight.delete(nsp.name);
+    this.inflight.delete(nsp);
     if (refused && nsp.sockets.size === 0) this.removeChild(nsp);
   }
 
