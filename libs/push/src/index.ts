@@ -1,3 +1,4 @@
 export * from './push-service';
 export * from './connector-bus';
 export * from './sharded-emitter';
+export * from './channel-ingress';
