@@ -131,7 +131,6 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   });
   const io = servers[0]!;
 
-
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
     pending.add(work);
@@ -154,7 +153,6 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       return sibling ? [sibling] : [];
     }),
   );
-
   const gate = new HandshakeGate(
     defaultRegistry(),
     namespaces,
