@@ -7,6 +7,8 @@
 // - connectors: one `server` per production connector (HERALD_CONNECTOR_PORT and the next ports);
 // - logic: HERALD_LOGIC_PORT (pm2 cluster mode: one port for every logic process);
 // - upstream host: HERALD_BIND (default 127.0.0.1; 0.0.0.0 / :: mean loopback here);
+// - HERALD_SOCKET_PATHS: one root `location <path>/` per socket.io path a connector serves
+//   (default /socket.io; `PATH=/NAMESPACE` entries are proxied by their PATH);
 // - HERALD_NGINX_LISTEN: the `listen` value (default 80), HERALD_NGINX_ACCESS_LOG: the access log path
 //   (default /var/log/nginx/herald-access.log).
 // Everything else of the file is printed unchanged. Several hosts: edit the upstreams by hand
@@ -31,6 +33,15 @@ function replaceUpstream(text, name, servers) {
   const kept = lines.filter((line) => !/^\s*server\s/.test(line));
   kept.splice(first, 0, ...rendered);
   return text.replace(block, `$1${kept.join('\n')}$3`);
+}
+
+/** The template's `# socket path begin … end` block, once per socket.io path (HERALD_SOCKET_PATHS). */
+function replaceSocketPaths(text, paths) {
+  const block = /( *# socket path begin\n)([\s\S]*?)( *# socket path end\n)/;
+  const found = block.exec(text);
+  if (!found) throw new Error('deploy/nginx/herald.conf has no `# socket path begin … end` block');
+  const copies = paths.map((path) => found[2].replace('location /socket.io/ {', `location ${path}/ {`));
+  return text.replace(block, () => `${found[1]}${copies.join('\n')}${found[3]}`);
 }
 
 function replaceOnce(text, pattern, replacement, what) {
@@ -61,7 +72,20 @@ export function renderNginxConf(env = process.env) {
   const accessLog = env.HERALD_NGINX_ACCESS_LOG || '/var/log/nginx/herald-access.log';
   if (!/^\/[^\s;'"{}]+$/.test(accessLog)) throw new Error(`HERALD_NGINX_ACCESS_LOG: must be an absolute path without spaces, got ${accessLog}`);
 
+  // The connector's own reading of HERALD_SOCKET_PATHS (the built config lib), so both agree.
+  const { loadConfig } = require(join(root, 'libs', 'config', 'dist', 'index.js'));
+  let socketPaths;
+  try {
+    socketPaths = loadConfig('connector', { HERALD_SOCKET_PATHS: env.HERALD_SOCKET_PATHS ?? '' }).socketPaths.map((entry) => entry.path);
+  } catch (error) {
+    throw new Error(error.message);
+  }
+  if (socketPaths.some((path) => path === '/push' || path.startsWith('/push/') || path.startsWith('/push-logic'))) {
+    throw new Error('HERALD_SOCKET_PATHS: a path under /push/ or /push-logic/ would shadow the prefixed locations');
+  }
+
   let text = readFileSync(join(root, 'deploy', 'nginx', 'herald.conf'), 'utf8');
+  text = replaceSocketPaths(text, socketPaths);
   text = replaceUpstream(text, 'herald_connectors', ports.map((port) => `${host}:${port}`));
   text = replaceUpstream(text, 'herald_logic', [`${host}:${logicPort}`]);
   text = replaceOnce(text, /^(\s*)listen 80;$/m, `$1listen ${listen};`, '`listen 80;`');

@@ -34,7 +34,7 @@ beforeAll(async () => {
   stack = await startStack({
     cluster: true,
     connectors: 2,
-    env: { HERALD_OFFLINE_DELAY_MS: '300', HERALD_NAMESPACE_OFFLINE_DELAY_MS: '0' },
+    env: { HERALD_OFFLINE_DELAY_MS: '300', HERALD_NAMESPACE_OFFLINE_DELAY_MS: '0', HERALD_SOCKET_PATHS: '/socket.io,/socket=/cl' },
   });
   worker = await startService('worker', {
     env: { ...stack.env, HERALD_APNS_HOST: '127.0.0.1', HERALD_APNS_PORT: String(mock.port), HERALD_APNS_CA: mock.caFile },
@@ -258,6 +258,24 @@ test('a second connection of a clientId on the other connector kicks the first',
   second.socket.close();
 });
 
+test('root-namespace clients of a mapped socket.io path (HERALD_SOCKET_PATHS) on both connectors get a push; a mapped client is kicked across connectors', async () => {
+  const open = (port: number, uuid: string): Promise<{ socket: TestSocket; ok: any }> => {
+    const socket = io(`http://127.0.0.1:${port}`, { path: '/socket', query: { uuid }, transports: ['websocket'], forceNew: true, reconnection: false }) as TestSocket;
+    return nextEvent(socket, 'ok').then((ok) => ({ socket, ok }));
+  };
+  const [a, b] = await Promise.all([open(connector(0), 'mapped-a'), open(connector(1), 'mapped-b')]);
+  expect([a.ok.clientId, b.ok.clientId]).toEqual(['/cl#mapped-a#web-mapped-a', '/cl#mapped-b#web-mapped-b']);
+  for (const c of [a, b]) expect(await emitWithAck(c.socket, 'joinRoom', 'mapped')).toEqual({ status: 200, msg: 'ok' });
+  const got = Promise.all([nextEvent(a.socket, 'push'), nextEvent(b.socket, 'push')]);
+  const { id, expectAckCount } = await push('mapped');
+  expect(expectAckCount).toBe(2);
+  expect((await got).map((m) => [m.id, m.namespace])).toEqual([[id, '/cl'], [id, '/cl']]);
+  const kicked = nextEvent(a.socket, 'kickout');
+  const again = await connectClient(connector(1), '/cl', { uuid: 'mapped-a' });
+  expect(await kicked).toEqual({ reason: 'duplicate' });
+  for (const socket of [a.socket, b.socket, again.socket]) socket.close();
+});
+
 test('an offline Android member gets the push from its inbox when it reconnects, on the other connector', async () => {
   const c = await connectClient(connector(0), '/cl', { uuid: 'droid', platform: 'android' });
   await emitWithAck(c.socket, 'joinRoom', 'later');
@@ -322,7 +340,10 @@ test('namespace save, offline switch and the scan-based clear and flush work acr
     Array.from({ length: 6 }, (_, i) => connectClient(connector(i % 2), nsp, { uuid: `w${i}`, userid: `u${i}`, platform: i % 3 === 0 ? 'android' : 'web' })),
   );
   await Promise.all(clients.map((c, i) => emitWithAck(c.socket, 'joinRoom', [`room${i % 3}`, 'all'])));
+  // Each client acks what it got (an ack of a message a client was not sent yet is not counted).
+  const received = clients.map((c) => nextEvent(c.socket, 'push'));
   const { id } = await push('all', { leaveMessage: true }, auth);
+  await Promise.all(received);
   for (const c of clients) c.socket.emit('ackPush', { id });
   await report(id, (r) => r.ackCount === 6, auth);
 

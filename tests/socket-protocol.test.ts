@@ -208,7 +208,10 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
       ios.socket.emit('ackPush', { id: 999999 });
       // A marker: acks of one socket reach the report in order, so once the marker's ack is counted,
       // every duplicate sent before it has been applied (or ignored).
-      const marker = (await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'user_i1', pushData: {} } })).body.id;
+      // (Sent to both: only acks of messages a client was sent count.)
+      const markerGot = Promise.all([nextEvent(ios, 'push'), nextEvent(android, 'push')]);
+      const marker = (await stack.api('/api/auth/push', { auth: NSP_AUTH, body: { room: 'acks', pushData: {} } })).body.id;
+      await markerGot;
       ios.socket.emit('ackPush', { id: marker });
       android.socket.emit('ackPush', { id: marker });
       await until(async () => ((await stack.api(`/api/auth/report/push/${marker}`, { auth: NSP_AUTH })).body.ackCount === 2 ? true : undefined));
@@ -376,13 +379,14 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     test('200 accepts; its body overrides userid and names rooms; the request carries the seed headers', async () => {
       reply = () => ({ status: 200, body: JSON.stringify({ userid: 'override', rooms: ['vip'] }) });
       const c = await client(0, { uuid: 'cb1', userid: 'orig', platform: 'web' }, '/cb', { cookie: 'session=cb1' });
-      expect(c.ok.clientId).toBe('/cb#orig#web-cb1');
+      // The callback's user is the authenticated one: it names the clientId too (issue 12).
+      expect(c.ok.clientId).toBe('/cb#override#web-cb1');
       const last = seen[seen.length - 1]!;
       expect(last.url).toContain('uuid=cb1');
       expect(last.url).toContain('userid=orig');
       expect(last.headers).toMatchObject({ authorization: 'cb-secret', namespace: '/cb', cookie: 'session=cb1' });
-      expect(await redis.smembers(keys.roomOnline('/cb', 'vip'))).toEqual(['/cb#orig#web-cb1']);
-      expect(await redis.smembers(keys.roomOnline('/cb', 'user_override'))).toEqual(['/cb#orig#web-cb1']);
+      expect(await redis.smembers(keys.roomOnline('/cb', 'vip'))).toEqual(['/cb#override#web-cb1']);
+      expect(await redis.smembers(keys.roomOnline('/cb', 'user_override'))).toEqual(['/cb#override#web-cb1']);
     });
 
     test('another status refuses with "handshake fail statusCode: <n>"', async () => {

@@ -55,6 +55,33 @@ const port = integer(0, 65535);
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+/** One socket.io path of a connector (HERALD_SOCKET_PATHS). */
+export interface SocketPath {
+  /** The URL path of the socket.io endpoint, e.g. `/socket.io`. */
+  readonly path: string;
+  /** Clients connecting to the root namespace `/` on this path go to this namespace instead. */
+  readonly namespace?: string;
+}
+
+function parseSocketPaths(raw: string): readonly SocketPath[] {
+  const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (items.length === 0) fail('must list at least one path');
+  const seen = new Set<string>();
+  const out: SocketPath[] = [];
+  for (const item of items) {
+    const [path, namespace, extra] = item.split('=').map((s) => s.trim()) as [string, string | undefined, string | undefined];
+    // A path is a URL path without query, fragment or trailing slash; a namespace follows names.ts.
+    if (!/^\/[A-Za-z0-9._~\-]+(\/[A-Za-z0-9._~\-]+)*$/.test(path)) fail(`"${path}" is not a path like /socket.io`);
+    if (extra !== undefined || (namespace !== undefined && !/^\/[\w.\-$#/\\]{1,49}$/.test(namespace))) {
+      fail(`"${item}" must be PATH or PATH=/NAMESPACE`);
+    }
+    if (seen.has(path)) fail(`"${path}" is listed twice`);
+    seen.add(path);
+    out.push(Object.freeze(namespace === undefined ? { path } : { path, namespace }));
+  }
+  return Object.freeze(out);
+}
+
 /** Every variable Herald reads. Keys are the config field names the services use. */
 export const VARIABLES = {
   redis: {
@@ -358,6 +385,14 @@ export const VARIABLES = {
     default: 200,
     defaultText: '`200`',
     parse: integer(0, 100_000),
+  },
+  socketPaths: {
+    env: 'HERALD_SOCKET_PATHS',
+    roles: ['connector'],
+    doc: 'socket.io paths a connector serves, comma-separated; `PATH=/NAMESPACE` sends root-namespace clients on that path to that namespace (seed clients of 000, 003, 004 connect to `/` on `/socket`, `/wechat` or `/socket.io`). nginx proxies each (scripts/nginx-conf.mjs).',
+    default: Object.freeze([Object.freeze({ path: '/socket.io' })]) as readonly SocketPath[],
+    defaultText: '`/socket.io`',
+    parse: parseSocketPaths,
   },
 } as const satisfies Record<string, Variable<unknown>>;
 

@@ -113,3 +113,27 @@ test('docs/config.md is generated from the variable table (npm run docs:config)'
   const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'config.md'), 'utf8');
   expect(doc).toBe(renderConfigDoc());
 });
+
+describe('HERALD_SOCKET_PATHS', () => {
+  test('default /socket.io; a list of paths, some mapped to a namespace', () => {
+    expect(loadConfig('connector', {}).socketPaths).toEqual([{ path: '/socket.io' }]);
+    expect(loadConfig('connector', { HERALD_SOCKET_PATHS: '/socket.io, /socket=/demo,/wechat=/wx#1' }).socketPaths).toEqual([
+      { path: '/socket.io' },
+      { path: '/socket', namespace: '/demo' },
+      { path: '/wechat', namespace: '/wx#1' },
+    ]);
+  });
+
+  test.each([
+    ['socket', '"socket" is not a path like /socket.io'],
+    ['/a/', '"/a/" is not a path like /socket.io'],
+    ['/a?b', '"/a?b" is not a path like /socket.io'],
+    ['/a=demo', '"/a=demo" must be PATH or PATH=/NAMESPACE'],
+    ['/a=/d=/e', '"/a=/d=/e" must be PATH or PATH=/NAMESPACE'],
+    ['/a=/d e', '"/a=/d e" must be PATH or PATH=/NAMESPACE'],
+    ['/a,/b,/a=/x', '"/a" is listed twice'],
+    [',', 'must list at least one path'],
+  ])('%j is refused', (raw, reason) => {
+    expect(refusal('connector', { HERALD_SOCKET_PATHS: raw })).toBe(`HERALD_SOCKET_PATHS: ${reason}`);
+  });
+});

@@ -101,6 +101,9 @@ export const Errors = Object.freeze({
   // --- admin console ---
   DEAD_LETTER_NOT_FOUND: entry('DEAD_LETTER_NOT_FOUND', 'dead letter job not found', 400),
   DEAD_LETTER_NOT_FAILED: entry('DEAD_LETTER_NOT_FAILED', 'dead letter job is not failed', 400),
+  // --- protocols (issue 12) ---
+  PROTOCOL_UNKNOWN: entry('PROTOCOL_UNKNOWN', 'protocol unknown', 400),
+  HS_PROTOCOL_UNSUPPORTED: entry('HS_PROTOCOL_UNSUPPORTED', 'protocol not served by this connector', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

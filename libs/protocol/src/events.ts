@@ -1,3 +1,4 @@
+import type { Envelope } from './envelope';
 import type { AckPushPayload, EventAck, KickoutPayload, OkPayload, PushMessage, RoomsPayload } from './schemas';
 
 /**
@@ -44,14 +45,10 @@ export interface ClientToServerEvents {
 
 /**
  * What logic publishes to every connector through the Redis adapter's request channel
- * (`Emitter#serverSideEmit`). Each connector fans the message out to its own sockets in the room and
- * counts them for the report's `onlineClientCount`.
+ * (`Emitter#serverSideEmit`): the neutral envelope (envelope.ts). Each connector fans the message
+ * out to its own targeted sockets and counts them for the report's `onlineClientCount`.
  */
-export interface PushEnvelope {
-  readonly message: PushMessage;
-  /** clientId excluded from the delivery, if any. */
-  readonly except?: string;
-}
+export type PushEnvelope = Envelope;
 
 export interface InterServerEvents {
   'herald:push': (envelope: PushEnvelope) => void;

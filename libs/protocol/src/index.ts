@@ -4,3 +4,5 @@ export * from './schemas';
 export * from './events';
 export * from './validator';
 export * from './push-request';
+export * from './envelope';
+export * from './protocols';

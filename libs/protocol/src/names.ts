@@ -47,7 +47,18 @@ export function userRoom(userid: string): string {
 /**
  * `clientId = <namespace>#<userid>#<platform>-<uuid>`: built from what the client sends, so that the
  * data kept for a client does not depend on which connector holds its socket.
+ *
+ * `#` is legal in all three names and is also the separator, so a `#` inside the user id or the uuid
+ * is written `%23` (`%` is never legal in a name, so the escape cannot be forged): the user id and
+ * the uuid then hold no `#`, the last two `#` of a clientId are the separators, and whatever comes
+ * before them is the namespace — one clientId names one (namespace, user, platform, device). A
+ * clientId whose user id and uuid contain no `#` (every seed example) is unchanged
+ * (docs/decisions.md, "Unambiguous client ids").
  */
 export function clientIdOf(namespace: string, userid: string, platform: Platform, uuid: string): string {
-  return `${namespace}#${userid}#${platform}-${uuid}`;
+  return `${namespace}#${escapeSeparator(userid)}#${platform}-${escapeSeparator(uuid)}`;
+}
+
+function escapeSeparator(name: string): string {
+  return name.includes('#') ? name.replaceAll('#', '%23') : name;
 }

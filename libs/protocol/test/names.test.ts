@@ -12,6 +12,19 @@ test('names follow the seed’s key_reg and length limits', () => {
 
 test('clientId = <namespace>#<userid>#<platform>-<uuid>', () => {
   expect(clientIdOf('/demo', 'u001', 'ios', 'edgw453')).toBe('/demo#u001#ios-edgw453');
+  // `-` needs no escape (platforms hold none); a `#` in the namespace stays, it is left of the last two.
+  expect(clientIdOf('/a-b#c', 'u-1', 'web', 'd-2')).toBe('/a-b#c#u-1#web-d-2');
+});
+
+test('a # in the user id or uuid is escaped, so two identities never share a clientId', () => {
+  const ids = [
+    clientIdOf('/t', 'x#u', 'web', 'd'),
+    clientIdOf('/t#x', 'u', 'web', 'd'),
+    clientIdOf('/t', 'a#web-b', 'web', 'c'),
+    clientIdOf('/t', 'a', 'web', 'b#web-c'),
+  ];
+  expect(ids).toEqual(['/t#x%23u#web-d', '/t#x#u#web-d', '/t#a%23web-b#web-c', '/t#a#web-b%23web-c']);
+  expect(new Set(ids).size).toBe(ids.length);
 });
 
 test('socket payload schemas reject wrong types and unknown fields without coercion', () => {

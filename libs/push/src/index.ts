@@ -2,3 +2,4 @@ export * from './push-service';
 export * from './connector-bus';
 export * from './sharded-emitter';
 export * from './adapter-packet';
+export * from './channel-ingress';

@@ -1,4 +1,4 @@
-import { isPlatform, type Platform } from '@herald/protocol';
+import { PROTOCOL_NAMES, isPlatform, type Platform, type ProtocolName } from '@herald/protocol';
 import { hashPassword } from './password';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
@@ -86,6 +86,11 @@ export interface NamespaceRecord {
   readonly maxClientRooms: number;
   /** Whether `max_client_rooms` was set (the API shows it only then). */
   readonly maxClientRoomsSet: boolean;
+  /**
+   * The wire protocol of the namespace's clients (`protocol`); undefined when never set, which
+   * means `push` (DEFAULT_PROTOCOL) — every record saved before the field existed.
+   */
+  readonly protocol: ProtocolName | undefined;
 }
 
 /** What an admin may change; `undefined` keeps the stored value. */
@@ -103,6 +108,8 @@ export interface NamespaceChanges {
   readonly inboxPlatforms?: readonly Platform[];
   /** 1 to MAX_CLIENT_ROOMS_LIMIT (the route checks it). */
   readonly maxClientRooms?: number;
+  /** Replaces the stored protocol (the caller checks it is served). */
+  readonly protocol?: ProtocolName;
 }
 
 /**
@@ -137,7 +144,7 @@ function parseApnsList(json: string | undefined): ApnsSettings[] {
 export type NamespaceSettings = Omit<NamespaceRecord, 'apnsList'>;
 
 /** Hash fields of everything but the APNs list. */
-const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms', 'max_client_rooms'] as const;
+const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms', 'max_client_rooms', 'protocol'] as const;
 
 /** The stored `inbox_platforms` (comma-separated): known platforms only, undefined when unset. */
 function parseInboxPlatforms(value: string | undefined): readonly Platform[] | undefined {
@@ -167,6 +174,7 @@ function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
     inboxPlatforms: parseInboxPlatforms(h['inbox_platforms']),
     maxClientRooms: maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
     maxClientRoomsSet: maxClientRooms !== undefined,
+    protocol: (PROTOCOL_NAMES as readonly string[]).includes(h['protocol'] ?? '') ? (h['protocol'] as ProtocolName) : undefined,
   });
 }
 
@@ -229,6 +237,7 @@ export class NamespaceStore {
     if (changes.clientIp !== undefined) fields['client_ip'] = changes.clientIp;
     if (changes.inboxPlatforms !== undefined) fields['inbox_platforms'] = changes.inboxPlatforms.join(',');
     if (changes.maxClientRooms !== undefined) fields['max_client_rooms'] = String(changes.maxClientRooms);
+    if (changes.protocol !== undefined) fields['protocol'] = changes.protocol;
     if (changes.password !== undefined) fields['auth_passwd_hash'] = await hashPassword(changes.password);
     // The settings hash is written before the registry entry, so a registered namespace always has
     // settings. They are separate keys (separate slots on a cluster), hence no MULTI across them.

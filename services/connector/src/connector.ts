@@ -25,6 +25,7 @@ import {
   type RedisClient,
 } from '@herald/store';
 import { Server } from 'socket.io';
+import { Acks } from './core/acks';
 import { deliver } from './core/delivery';
 import { Eviction } from './core/eviction';
 import { HandshakeGate } from './core/handshake';
@@ -32,11 +33,12 @@ import { IntakeValve } from './core/intake';
 import { Liveness } from './core/liveness';
 import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
+import type { CoreServices } from './core/protocol';
 import { Rooms } from './core/rooms';
+import { connectEio3To, mappedParser } from './core/socket-paths';
 import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
-import { bindClientEvents } from './protocols/push/client-events';
-import { bindPushProtocol } from './protocols/push/handlers';
+import { defaultRegistry } from './protocols/registry';
 
 /** `/health` answers `hello` (seed HEAD); everything else that is not socket.io is 404. */
 function plainHttp(req: IncomingMessage, res: ServerResponse): void {
@@ -69,8 +71,8 @@ export interface Connector extends Service {
 
 /**
  * Builds an unstarted connector: the socket.io server with the Redis adapter, the handshake gate,
- * the push protocol, presence, the report batcher, the heartbeat and the namespace watch.
- * Only `start` listens.
+ * the protocols (protocols/registry.ts) on the neutral core, presence, the report batcher, the
+ * heartbeat and the namespace watch. Only `start` listens.
  */
 export function buildConnector(config: ConnectorConfig, logger: Logger): Connector {
   const id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -90,7 +92,6 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const redis = connect('main');
   // The adapter needs its own connections: one subscribes (and can do nothing else), one publishes.
   const pub = connect('pub', null);
-  const sub = connect('sub', null, true);
   const watchSub = connect('watch', null);
 
   const scripts = new Scripts(redis);
@@ -116,6 +117,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     },
     logger.child({ module: 'rooms' }),
   );
+  const acks = new Acks(reports);
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
   const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
@@ -123,19 +125,34 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
 
   const httpServer = createServer(plainHttp);
   const allowed = config.allowedOrigins;
-  const io: HeraldServer = new Server(httpServer, {
-    adapter: adapterFor(config.redis, pub, sub, keys),
-    allowEIO3: config.allowEio3,
-    maxHttpBufferSize: config.maxPayloadBytes,
-    cleanupEmptyChildNamespaces: true,
-    // Sockets of a browser page carry an Origin; native apps send none and are not affected.
-    allowRequest: (req, callback) => {
-      const origin = req.headers.origin;
-      callback(null, !allowed || origin === undefined || allowed.includes(origin));
-    },
+  /**
+   * One socket.io server per path (HERALD_SOCKET_PATHS) on the one HTTP server. Each has its own
+   * adapter subscription, so the adapter's count of subscribers (which request/response calls such
+   * as eviction wait for) is one per server that holds a namespace; a mapped path's parser swaps
+   * `/` and its namespace (core/socket-paths.ts).
+   */
+  const servers: HeraldServer[] = config.socketPaths.map((entry, i) => {
+    const sub = connect(i === 0 ? 'sub' : `sub${entry.path}`, null, true);
+    const server: HeraldServer = new Server({
+      path: entry.path,
+      adapter: adapterFor(config.redis, pub, sub, keys),
+      allowEIO3: config.allowEio3,
+      maxHttpBufferSize: config.maxPayloadBytes,
+      cleanupEmptyChildNamespaces: true,
+      ...(entry.namespace !== undefined && { parser: mappedParser(entry.namespace) }),
+      // Sockets of a browser page carry an Origin; native apps send none and are not affected.
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        callback(null, !allowed || origin === undefined || allowed.includes(origin));
+      },
+    });
+    if (entry.namespace !== undefined) connectEio3To(server, entry.namespace);
+    server.attach(httpServer);
+    return server;
   });
+  const io = servers[0]!;
 
-  intake = new IntakeValve(io);
+  intake = new IntakeValve(servers);
 
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -153,9 +170,14 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   };
   const settled = (socket: HeraldSocket): Promise<void> => (queues.get(socket) ?? Promise.resolve()).catch(() => undefined);
 
-  const eviction = new Eviction(settled, clients, id, logger.child({ module: 'eviction' }));
+  const eviction = new Eviction(settled, clients, id, logger.child({ module: 'eviction' }), (nsp) =>
+    servers.flatMap((server) => {
+      const sibling = server._nsps.get(nsp.name);
+      return sibling ? [sibling] : [];
+    }),
+  );
   const gate = new HandshakeGate(
-    io,
+    defaultRegistry(),
     namespaces,
     eviction,
     { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
@@ -164,11 +186,13 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   // Reaped while alive (its loop stalled past the threshold): its clients were marked offline while
   // still connected here. Dropping them makes them reconnect and register again.
   const dropAll = (): void => {
-    for (const nsp of io._nsps.values()) {
-      for (const socket of nsp.sockets.values()) {
-        socket.data.disconnectReason = 'connector lost';
-        // A transport close, not a disconnect packet: socket.io clients reconnect by themselves.
-        socket.conn.close();
+    for (const server of servers) {
+      for (const nsp of server._nsps.values()) {
+        for (const socket of nsp.sockets.values()) {
+          socket.data.disconnectReason = 'connector lost';
+          // A transport close, not a disconnect packet: socket.io clients reconnect by themselves.
+          socket.conn.close();
+        }
       }
     }
   };
@@ -181,7 +205,9 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     logger.child({ module: 'liveness' }),
     dropAll,
   );
-  const watch = new NamespaceWatch(io, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' }));
+  const watches = servers.map(
+    (server) => new NamespaceWatch(server, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' })),
+  );
 
   let boundPort = 0;
   let closing = false;
@@ -199,30 +225,25 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     await webhooks.enqueueDisconnect({ kind: 'disconnect', namespace, clientId, query, ...(cookie ? { cookie } : {}), at: Date.now() });
   };
 
-  /**
-   * Replay before `ok`: the messages in the client's inbox, oldest first. They leave the inbox when
-   * acknowledged — all of them through the `offlineMessage` ack callback (or the ids it lists), or
-   * one by one with `ackPush` — and count in the report like live acks. Unacknowledged ones come
-   * again on the next connect, until they expire.
-   */
-  const replayInbox = async (socket: HeraldSocket): Promise<void> => {
-    const { namespace, platform, clientId } = socket.data.identity;
-    const messages = await inbox.pending(clientId, namespace);
-    metrics.inboxReplayed(messages.length);
-    if (messages.length === 0 || !socket.connected) return;
-    const offered = new Set(messages.map((m) => m.id));
-    socket.emit('offlineMessage', messages, (ids?: unknown) => {
-      const acked = Array.isArray(ids) ? ids.map(Number).filter((id) => offered.has(id)) : [...offered];
-      for (const id of new Set(acked)) reports.ack(namespace, id, platform, clientId);
-    });
+  const core: CoreServices = {
+    rooms,
+    acks,
+    clients,
+    inbox,
+    namespaces,
+    push,
+    serial,
+    port: () => boundPort,
+    clientPushIntervalMs: config.clientPushIntervalMs,
+    logger,
   };
 
   const onConnection = (socket: HeraldSocket): void => {
-    const identity = socket.data.identity;
+    const { identity, protocol } = socket.data;
     const log = logger.child({ clientId: identity.clientId });
+    const services: CoreServices = { ...core, logger: log };
     void socket.join(clientRoom(identity.clientId));
-    bindPushProtocol(socket, { rooms, reports, logger: log, serial });
-    bindClientEvents(socket, { clients, push, namespaces, pushIntervalMs: config.clientPushIntervalMs, logger: log });
+    protocol.bind(socket, services);
     socket.on('disconnect', (reason) => {
       log.debug({ reason }, 'disconnected');
       const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');
@@ -243,32 +264,36 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       for (const room of new Set([userRoom(identity.userid), ...socket.data.callbackRooms, ...previous])) {
         await rooms.join(socket, room);
       }
-      await replayInbox(socket);
-      if (socket.connected) socket.emit('ok', { system: hostname(), port: boundPort, clientId: identity.clientId });
+      await protocol.connected(socket, services);
     }).catch((error: unknown) => {
       log.error({ err: error }, 'connection set-up failed; disconnecting');
       socket.disconnect(true);
     });
   };
 
-  metrics.watchConnections(() => io._nsps.values());
-  const parent = io.of(/^\/.+$/);
-  parent.use(gate.middleware);
-  parent.on('connection', onConnection);
-  io.on('new_namespace', (nsp: HeraldNamespace) => {
-    if (nsp.name === '/') return;
-    nsp.on('herald:push', (envelope) => {
-      try {
-        deliver(nsp, envelope, reports);
-      } catch (error) {
-        logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
-      }
+  metrics.watchConnections(() => servers.flatMap((server) => [...server._nsps.values()]));
+  for (const server of servers) {
+    const parent = server.of(/^\/.+$/);
+    parent.use(gate.middleware);
+    parent.on('connection', onConnection);
+    server.on('new_namespace', (nsp: HeraldNamespace) => {
+      if (nsp.name === '/') return;
+      nsp.on('herald:push', (envelope) => {
+        // No protocol yet: no socket of the namespace was admitted here, nobody to deliver to.
+        const protocol = gate.protocolOf(nsp);
+        if (!protocol) return;
+        try {
+          deliver(nsp, envelope, protocol, reports, acks);
+        } catch (error) {
+          logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
+        }
+      });
+      nsp.on('herald:transfer', (notice) => transferSockets(nsp, notice, rooms, serial, logger.child({ module: 'transfer' })));
+      nsp.on('herald:evict', (clientId, ack) => {
+        void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
+      });
     });
-    nsp.on('herald:transfer', (notice) => transferSockets(nsp, notice, rooms, serial, logger.child({ module: 'transfer' })));
-    nsp.on('herald:evict', (clientId, ack) => {
-      void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
-    });
-  });
+  }
 
   return {
     io,
@@ -280,7 +305,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       await checkClusterVersion(redis);
       await Promise.all([offline.bull.waitUntilReady(), webhooks.bull.waitUntilReady()]);
       await liveness.start();
-      await watch.start();
+      for (const watch of watches) await watch.start();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.connectorPort, config.bind, () => {
@@ -293,9 +318,10 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     },
     async close() {
       closing = true;
-      watch.stop();
+      for (const watch of watches) watch.stop();
       // Disconnect every socket (clients reconnect elsewhere) and stop accepting.
-      await new Promise<void>((resolve) => io.close(() => resolve()));
+      // (Each server closes the shared HTTP server; the second close only reports it is closed.)
+      await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
       // Each disconnect queued its clean-up; let them finish before closing Redis.
       while (pending.size > 0) await Promise.allSettled([...pending]);
       await liveness.stop().catch((error: unknown) => logger.warn({ err: error }, 'could not leave the connector registry'));

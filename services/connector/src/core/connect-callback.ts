@@ -4,7 +4,7 @@ import { stringify } from 'node:querystring';
 
 /** What a namespace's connect callback may decide, beyond accepting the client. */
 export interface CallbackDecision {
-  /** Overrides the user (its user room); the clientId keeps the handshake's userid, as in the seed. */
+  /** The authenticated user: its user room, and the user part of the clientId (protocols/push). */
   readonly userid?: string;
   /** Rooms the client joins on connect. */
   readonly rooms: readonly string[];

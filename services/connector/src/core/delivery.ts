@@ -1,16 +1,33 @@
 import { metrics } from '@herald/metrics';
-import type { PushEnvelope } from '@herald/protocol';
+import { userRoom, type Envelope } from '@herald/protocol';
+import type { Acks } from './acks';
+import type { Protocol } from './protocol';
 import type { ReportBatcher } from './report-batcher';
 import { adapterRoom, clientRoom, type HeraldNamespace } from './socket-data';
 
+/** The adapter room an envelope targets: a room, a user's room, or one client's room. */
+export function targetRoom(envelope: Envelope): string {
+  const to = envelope.to ?? envelope.message.room;
+  switch (envelope.kind) {
+    case 'user':
+      return adapterRoom(userRoom(to));
+    case 'direct':
+      return clientRoom(to);
+    default:
+      // No kind: the envelope of the push-only core, a room delivery.
+      return adapterRoom(to);
+  }
+}
+
 /**
- * The push path on a connector: a message published by logic reaches every connector that has
- * sockets of its namespace; each writes it once (pre-encoded by socket.io) to its own sockets in the
- * room, minus `except`, and counts them into the report's `onlineClientCount`.
+ * The delivery path on a connector: a message published by logic reaches every connector that has
+ * sockets of its namespace; each writes it once (pre-encoded by socket.io, in the namespace's
+ * protocol) to its own sockets in the target, minus `except`, counts them into the report's
+ * `onlineClientCount`, and remembers the target so that only targeted clients' acks count.
  */
-export function deliver(nsp: HeraldNamespace, envelope: PushEnvelope, reports: ReportBatcher): number {
+export function deliver(nsp: HeraldNamespace, envelope: Envelope, protocol: Protocol, reports: ReportBatcher, acks: Acks): number {
   const { message, except } = envelope;
-  const room = adapterRoom(message.room);
+  const room = targetRoom(envelope);
   const members = nsp.adapter.rooms.get(room);
   if (!members || members.size === 0) return 0;
   let count = members.size;
@@ -21,8 +38,10 @@ export function deliver(nsp: HeraldNamespace, envelope: PushEnvelope, reports: R
     for (const sid of nsp.adapter.rooms.get(excluded) ?? []) if (members.has(sid)) count--;
   }
   if (count === 0) return 0;
-  operator.emit('push', message);
+  const { event, args } = protocol.encode(message);
+  (operator.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
   reports.delivered(nsp.name, message.id, count);
   metrics.delivered(nsp.name, message.id, message.sendDate, count);
+  acks.delivered(nsp.name, message.id, room, except);
   return count;
 }

@@ -5,8 +5,8 @@ import { clientRoom, type HeraldNamespace, type HeraldSocket } from './socket-da
 /**
  * One connection per clientId, cluster-wide (HERALD_DUPLICATE_CLIENT).
  *
- * `kick` (default): the newest connection wins. Each connector holding a socket of the client sends
- * it `kickout {reason:"duplicate"}`, disconnects it, waits for its clean-up, and only then answers;
+ * `kick` (default): the newest connection wins. Each connector holding a socket of the client has
+ * its protocol tell it (push: `kickout {reason:"duplicate"}`), disconnects it, waits for its clean-up, and only then answers;
  * the new connection is recorded after every answer, so no clean-up of the old socket can undo it.
  * `reject`: the newcomer is refused with `socket.id conflict` while the client is connected anywhere.
  */
@@ -18,6 +18,12 @@ export class Eviction {
     /** This connector's id, as client records name it. */
     private readonly connectorId: string,
     private readonly logger: Logger,
+    /**
+     * The namespace's objects on every socket.io server of this connector (one per path:
+     * socket-paths.ts); a client's socket may be on any of them.
+     * @default only the namespace itself
+     */
+    private readonly siblings: (nsp: HeraldNamespace) => HeraldNamespace[] = (nsp) => [nsp],
   ) {}
 
   /** Disconnects this connector's sockets of `clientId`; resolves with how many, after clean-up. */
@@ -26,7 +32,7 @@ export class Eviction {
     const sockets = sids.map((sid) => nsp.sockets.get(sid)).filter((s): s is HeraldSocket => s !== undefined);
     for (const socket of sockets) {
       socket.data.disconnectReason = 'kicked';
-      socket.emit('kickout', { reason: 'duplicate' });
+      socket.data.protocol.evicted(socket);
       socket.disconnect(true);
     }
     await Promise.all(sockets.map((socket) => this.cleanedUp(socket)));
@@ -40,7 +46,7 @@ export class Eviction {
    */
   async evictEverywhere(nsp: HeraldNamespace, clientId: string): Promise<void> {
     const record = await this.clients.record(clientId);
-    const local = this.evictLocal(nsp, clientId);
+    const local = Promise.all(this.siblings(nsp).map((sibling) => this.evictLocal(sibling, clientId)));
     if (record['sid'] && record['connector'] && record['connector'] !== this.connectorId) {
       try {
         await nsp.serverSideEmitWithAck('herald:evict', clientId);
@@ -55,7 +61,7 @@ export class Eviction {
 
   /** True when a socket of the client is connected on any connector. */
   async connectedAnywhere(nsp: HeraldNamespace, clientId: string): Promise<boolean> {
-    if ((nsp.adapter.rooms.get(clientRoom(clientId))?.size ?? 0) > 0) return true;
+    if (this.siblings(nsp).some((sibling) => (sibling.adapter.rooms.get(clientRoom(clientId))?.size ?? 0) > 0)) return true;
     // Nothing recorded: not connected anywhere, no need to ask the other connectors.
     if (!(await this.clients.record(clientId))['sid']) return false;
     const sockets = await nsp.in(clientRoom(clientId)).fetchSockets();

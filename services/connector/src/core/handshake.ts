@@ -1,12 +1,16 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { Errors, HeraldError } from '@herald/protocol';
+import { DEFAULT_PROTOCOL, Errors, HeraldError } from '@herald/protocol';
 import type { NamespaceStore } from '@herald/store';
 import type { ExtendedError } from 'socket.io';
-import { askConnectCallback } from './connect-callback';
 import type { Eviction } from './eviction';
-import { identityFromQuery } from './identity';
-import type { HeraldNamespace, HeraldServer, HeraldSocket } from './socket-data';
+import type { Protocol } from './protocol';
+import type { HeraldNamespace, HeraldSocket } from './socket-data';
+
+/** The protocols this connector serves, by name (protocols/registry.ts). */
+export interface ProtocolLookup {
+  get(name: string): Protocol | undefined;
+}
 
 export interface HandshakeOptions {
   /** HERALD_DUPLICATE_CLIENT */
@@ -17,8 +21,8 @@ export interface HandshakeOptions {
 
 /**
  * The handshake of every namespace socket, in the seed's order: the namespace exists, is not
- * offline, then the client's identity (identity.ts), then the duplicate-clientId policy and the
- * namespace's connect callback. A refusal reaches the client as `connect_error` whose `message` is
+ * offline, its protocol is served here, then the protocol admits the client (its identity and, for
+ * the push protocol, the namespace's connect callback), then the duplicate-clientId policy. A refusal reaches the client as `connect_error` whose `message` is
  * the seed's text and whose `data.code` is the catalogue code.
  *
  * The callback runs before an old connection is kicked: a newcomer the third-party server refuses
@@ -30,10 +34,13 @@ export interface HandshakeOptions {
  * the gate removes it, unless another handshake for it is still running.
  */
 export class HandshakeGate {
-  private readonly inflight = new Map<string, number>();
+  /** Handshakes running per namespace object (one per socket.io server: socket-paths.ts). */
+  private readonly inflight = new Map<HeraldNamespace, number>();
+  /** The protocol of each namespace with admitted sockets here, for delivery. */
+  private readonly protocols = new WeakMap<HeraldNamespace, Protocol>();
 
   constructor(
-    private readonly io: HeraldServer,
+    private readonly registry: ProtocolLookup,
     private readonly namespaces: NamespaceStore,
     private readonly eviction: Eviction,
     private readonly options: HandshakeOptions,
@@ -42,7 +49,7 @@ export class HandshakeGate {
 
   readonly middleware = (socket: HeraldSocket, next: (err?: ExtendedError) => void): void => {
     const name = socket.nsp.name;
-    this.inflight.set(name, (this.inflight.get(name) ?? 0) + 1);
+    this.inflight.set(socket.nsp, (this.inflight.get(socket.nsp) ?? 0) + 1);
     this.admit(socket).then(
       () => {
         this.done(socket.nsp, false);
@@ -63,53 +70,53 @@ export class HandshakeGate {
     );
   };
 
+  /** The protocol the namespace's sockets were admitted with (undefined: none admitted here yet). */
+  protocolOf(nsp: HeraldNamespace): Protocol | undefined {
+    return this.protocols.get(nsp);
+  }
+
   private async admit(socket: HeraldSocket): Promise<void> {
     const nsp = socket.nsp;
     const record = await this.namespaces.settings(nsp.name);
     if (!record) throw new HeraldError(Errors.HS_NAMESPACE_NOT_FOUND);
     if (record.offline) throw new HeraldError(Errors.HS_NAMESPACE_OFFLINE);
-    let identity = identityFromQuery(nsp.name, socket.handshake.query);
+    const name = record.protocol ?? DEFAULT_PROTOCOL;
+    const protocol = this.registry.get(name);
+    if (!protocol) throw new HeraldError(Errors.HS_PROTOCOL_UNSUPPORTED, name);
+    // The protocol authenticates (the callback runs before an old connection is kicked).
+    const { identity, rooms } = await protocol.admit(socket, record, { callbackTimeoutMs: this.options.callbackTimeoutMs });
     if (this.options.duplicateClient === 'reject' && (await this.eviction.connectedAnywhere(nsp, identity.clientId))) {
       throw new HeraldError(Errors.HS_CONFLICT);
     }
-    let callbackRooms: readonly string[] = [];
-    if (record.connectCallback) {
-      const decision = await askConnectCallback({
-        url: record.connectCallback,
-        namespace: nsp.name,
-        query: socket.handshake.query,
-        cookie: socket.handshake.headers.cookie,
-        authorization: record.callbackAuth,
-        timeoutMs: this.options.callbackTimeoutMs,
-      });
-      // The seed: the callback's userid changes the user (room), the clientId keeps the handshake's.
-      if (decision.userid !== undefined) identity = Object.freeze({ ...identity, userid: decision.userid });
-      callbackRooms = decision.rooms;
-    }
     if (this.options.duplicateClient === 'kick') await this.eviction.evictEverywhere(nsp, identity.clientId);
+    this.protocols.set(nsp, protocol);
+    socket.data.protocol = protocol;
     socket.data.identity = identity;
+    socket.data.offered = new Set();
     socket.data.rooms = new Set();
-    socket.data.callbackRooms = callbackRooms;
+    socket.data.callbackRooms = rooms;
     socket.data.disconnectCallback = record.disconnectCallback !== undefined;
     socket.data.lastPushAt = 0;
   }
 
   private done(nsp: HeraldNamespace, refused: boolean): void {
-    const left = (this.inflight.get(nsp.name) ?? 1) - 1;
+    const left = (this.inflight.get(nsp) ?? 1) - 1;
     if (left > 0) {
-      this.inflight.set(nsp.name, left);
+      this.inflight.set(nsp, left);
       return;
     }
-    this.inflight.delete(nsp.name);
+    this.inflight.delete(nsp);
     if (refused && nsp.sockets.size === 0) this.removeChild(nsp);
   }
 
   /** Mirrors what socket.io's ParentNamespace does for `cleanupEmptyChildNamespaces`. */
   private removeChild(nsp: HeraldNamespace): void {
-    if (this.io._nsps.get(nsp.name) !== nsp) return;
+    // The namespace's own server: a connector runs one per socket.io path (socket-paths.ts).
+    const io = nsp.server;
+    if (io._nsps.get(nsp.name) !== nsp) return;
     void nsp.adapter.close();
-    this.io._nsps.delete(nsp.name);
-    for (const parent of this.io['parentNsps'].values()) {
+    io._nsps.delete(nsp.name);
+    for (const parent of io['parentNsps'].values()) {
       (parent as unknown as { children: Set<unknown> }).children.delete(nsp);
     }
   }

@@ -16,13 +16,16 @@ interface EngineSocketLike {
 export class IntakeValve {
   private paused = false;
 
-  constructor(private readonly io: HeraldServer) {
-    io.engine.on('connection', (socket: EngineSocketLike) => {
-      if (this.paused) this.apply(socket, true);
-      socket.on('upgrade', () => {
+  /** Every socket.io server of the connector (one per HERALD_SOCKET_PATHS entry). */
+  constructor(private readonly servers: readonly HeraldServer[]) {
+    for (const io of servers) {
+      io.engine.on('connection', (socket: EngineSocketLike) => {
         if (this.paused) this.apply(socket, true);
+        socket.on('upgrade', () => {
+          if (this.paused) this.apply(socket, true);
+        });
       });
-    });
+    }
   }
 
   get isPaused(): boolean {
@@ -33,8 +36,10 @@ export class IntakeValve {
     if (paused === this.paused) return;
     this.paused = paused;
     // engine.io keeps its connections in `clients` (id → socket), typed protected.
-    const clients = (this.io.engine as unknown as { clients: Record<string, EngineSocketLike> }).clients;
-    for (const socket of Object.values(clients)) this.apply(socket, paused);
+    for (const io of this.servers) {
+      const clients = (io.engine as unknown as { clients: Record<string, EngineSocketLike> }).clients;
+      for (const socket of Object.values(clients)) this.apply(socket, paused);
+    }
   }
 
   private apply(socket: EngineSocketLike, paused: boolean): void {

@@ -144,6 +144,7 @@ export class ReportBatcher {
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
     const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'acked' as const, clientId, platform } : undefined;
     this.add(namespace, { id, kind: 'a', value: clientId, platform, ...(timeline && { timeline }) });
+    metrics.acked(namespace, id);
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
     ids.push(id);

@@ -1,7 +1,8 @@
 import type { Logger } from '@herald/log';
 import { Errors, HeraldError, USER_ROOM_PREFIX } from '@herald/protocol';
 import type { ClientStore, DisconnectReason, RoomStore } from '@herald/store';
-import { adapterRoom, clientRoom, type HeraldSocket } from './socket-data';
+import type { PresenceChange } from './protocol';
+import { adapterRoom, type HeraldSocket } from './socket-data';
 
 export interface RoomsOptions {
   /** Server-side switch for presence events (HERALD_ROOM_ACTIVITY_BROADCAST). */
@@ -18,8 +19,9 @@ export interface RoomsOptions {
  * member for offline delivery) and the client's own room list (re-joined on every connect). Redis
  * is written first, so a client counted online is always one that can receive.
  *
- * Presence (`peopleJoin` / `peopleLeave`) goes through the adapter to the room's members on every
- * connector, when the server allows it and the client asked for it (seed: local only, a bug).
+ * Presence changes are announced by the socket's protocol (the push protocol: `peopleJoin` /
+ * `peopleLeave` through the adapter to the room's members on every connector), when the server
+ * allows it (HERALD_ROOM_ACTIVITY_BROADCAST).
  */
 export class Rooms {
   constructor(
@@ -51,7 +53,7 @@ export class Rooms {
     const fresh = !socket.data.rooms.has(room);
     socket.data.rooms.add(room);
     await socket.join(adapterRoom(room));
-    if (fresh) this.announce(socket, 'peopleJoin', room);
+    if (fresh) this.announce(socket, { kind: 'join', room, clientOffline: false });
   }
 
   async leave(socket: HeraldSocket, room: string): Promise<void> {
@@ -60,7 +62,7 @@ export class Rooms {
     await this.clients.removeRoom(clientId, room);
     const was = socket.data.rooms.delete(room);
     await socket.leave(adapterRoom(room));
-    if (was) this.announce(socket, 'peopleLeave', room, false);
+    if (was) this.announce(socket, { kind: 'leave', room, clientOffline: false });
   }
 
   /** The socket is gone: offline in each of its rooms (still a member), and its record updated. */
@@ -70,7 +72,7 @@ export class Rooms {
     const results = await Promise.allSettled(rooms.map((room) => this.store.offline(namespace, room, socket.data.identity, socket.id)));
     const failed = results.filter((r) => r.status === 'rejected').length;
     if (failed > 0) this.logger.warn({ clientId, failed }, 'could not mark client offline in some rooms');
-    for (const room of rooms) this.announce(socket, 'peopleLeave', room, true);
+    for (const room of rooms) this.announce(socket, { kind: 'leave', room, clientOffline: true });
     await this.clients.disconnected(
       clientId,
       { namespace, userid: socket.data.identity.userid, sid: socket.id, connector: this.options.connectorId },
@@ -78,12 +80,7 @@ export class Rooms {
     );
   }
 
-  private announce(socket: HeraldSocket, event: 'peopleJoin' | 'peopleLeave', room: string, clientOffline?: boolean): void {
-    const { identity } = socket.data;
-    if (!this.options.activityBroadcast || !identity.activityBroadcast) return;
-    const payload = { sid: identity.clientId, uuid: identity.uuid, userid: identity.userid, room };
-    const operator = socket.nsp.to(adapterRoom(room)).except(clientRoom(identity.clientId));
-    if (event === 'peopleJoin') operator.emit('peopleJoin', payload);
-    else operator.emit('peopleLeave', { ...payload, clientOffline: clientOffline ?? false });
+  private announce(socket: HeraldSocket, change: PresenceChange): void {
+    if (this.options.activityBroadcast) socket.data.protocol.presence(socket, change);
   }
 }

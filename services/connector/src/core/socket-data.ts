@@ -1,20 +1,29 @@
 import type { ClientToServerEvents, InterServerEvents, Platform, ServerToClientEvents } from '@herald/protocol';
 import type { DisconnectReason } from '@herald/store';
 import type { Namespace, Server, Socket } from 'socket.io';
+import type { Protocol } from './protocol';
 
-/** Who a socket is, fixed at the handshake (socket.io `socket.data`). */
+/**
+ * Who a socket is, fixed at the handshake by its protocol (socket.io `socket.data`): the client id
+ * (the key of its record), its user (`userid`), its platform and its device (`uuid`).
+ */
 export interface Identity {
   readonly namespace: string;
+  /** The device. */
   readonly uuid: string;
   readonly userid: string;
   readonly platform: Platform;
   readonly clientId: string;
-  /** The client asked for `peopleJoin` / `peopleLeave` about itself. */
+  /** The client asked for presence announcements about itself. */
   readonly activityBroadcast: boolean;
 }
 
 export interface SocketData {
+  /** The wire protocol of the socket's namespace, chosen at the handshake. */
+  protocol: Protocol;
   identity: Identity;
+  /** Message ids the inbox replay offered this socket (their acks count: acks.ts). */
+  offered: Set<number>;
   /** Rooms (Herald names, not adapter rooms) this socket is in, user room included. */
   rooms: Set<string>;
   /** Rooms the connect callback named, joined on connect. */

@@ -5,8 +5,8 @@ import { adapterRoom, type HeraldNamespace, type HeraldSocket } from './socket-d
 
 /**
  * REST transfer, connector part: every socket of this connector in one of the source rooms joins
- * (or leaves) the target room and is told with a `joinRoom` / `leaveRoom` notice carrying the
- * request — only when its membership changes. A socket that is gone is skipped, never the end of
+ * (or leaves) the target room and is told by its protocol (push: a `joinRoom` / `leaveRoom` notice
+ * carrying the request) — only when its membership changes. A socket that is gone is skipped, never the end of
  * the loop (the seed returned there).
  */
 export function transferSockets(
@@ -28,7 +28,7 @@ export function transferSockets(
     serial(socket, async () => {
       if (notice.type === 'join') await rooms.join(socket, notice.targetRoom);
       else await rooms.leave(socket, notice.targetRoom);
-      socket.emit(notice.type === 'join' ? 'joinRoom' : 'leaveRoom', notice);
+      socket.data.protocol.transferred(socket, notice);
     }).catch((error: unknown) => logger.warn({ err: error, clientId: socket.data.identity.clientId }, 'transfer failed for a socket'));
   }
   return moved;

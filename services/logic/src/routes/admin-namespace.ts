@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, PLATFORMS, RoomName, compileValidator, isValidName, type Platform } from '@herald/protocol';
+import { Errors, HeraldError, PLATFORMS, RoomName, compileValidator, isServedProtocol, isValidName, type Platform, type ProtocolName } from '@herald/protocol';
 import {
   APNS_LIST_MAX_BYTES,
   APNS_LIST_MAX_ITEMS,
@@ -53,6 +53,8 @@ const NamespaceSaveBody = Type.Object(
       Type.Array(Type.Unsafe<Platform>({ type: 'string', enum: [...PLATFORMS] }), { minItems: 1, maxItems: PLATFORMS.length, uniqueItems: true }),
     ),
     max_client_rooms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CLIENT_ROOMS_LIMIT })),
+    /** Checked against the served protocols after the shape (PROTOCOL_UNKNOWN). */
+    protocol: Type.Optional(Type.String({ maxLength: 32 })),
   },
   { additionalProperties: false },
 );
@@ -76,6 +78,7 @@ export async function saveNamespace(namespaces: NamespaceStore, body: unknown, c
   if (key === undefined || key === null || key === '') throw new HeraldError(Errors.KEY_IS_NULL);
   if (!isValidName('namespace', key)) throw new HeraldError(Errors.NAMESPACE_INVALID);
   if (!validSave(body)) throw new HeraldError(Errors.BODY_INVALID, validSave.lastError());
+  if (body.protocol !== undefined && !isServedProtocol(body.protocol)) throw new HeraldError(Errors.PROTOCOL_UNKNOWN, JSON.stringify(body.protocol));
   body.apns_list?.forEach((item, i) => {
     for (const field of APNS_SECRET_FIELDS) {
       const value = item[field];
@@ -95,6 +98,7 @@ export async function saveNamespace(namespaces: NamespaceStore, body: unknown, c
       ...(body.apns_list !== undefined && { apnsList: body.apns_list }),
       ...(body.inbox_platforms !== undefined && { inboxPlatforms: body.inbox_platforms }),
       ...(body.max_client_rooms !== undefined && { maxClientRooms: body.max_client_rooms }),
+      ...(body.protocol !== undefined && { protocol: body.protocol as ProtocolName }),
       clientIp,
     });
   } catch (error) {
@@ -124,6 +128,8 @@ export interface PublicNamespace {
   inbox_platforms?: Platform[];
   /** Present when set: the most rooms a client may be a member of (unset: 1000). */
   max_client_rooms?: number;
+  /** Present when set: the namespace's wire protocol (unset: `push`). */
+  protocol?: ProtocolName;
   update_date: number;
   client_ip: string;
 }
@@ -156,6 +162,7 @@ export function publicNamespace(record: NamespaceRecord): PublicNamespace {
     apns_list: record.apnsList.map(publicApns),
     ...(record.inboxPlatforms !== undefined && { inbox_platforms: [...record.inboxPlatforms] }),
     ...(record.maxClientRoomsSet && { max_client_rooms: record.maxClientRooms }),
+    ...(record.protocol !== undefined && { protocol: record.protocol }),
     update_date: record.updateDate,
     client_ip: record.clientIp ?? '',
   };

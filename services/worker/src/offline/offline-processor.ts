@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { PLATFORMS, isPlatform, type Platform } from '@herald/protocol';
+import { PLATFORMS, isPlatform, offlinePolicyOf, type OfflinePolicy, type Platform } from '@herald/protocol';
 import { APNS_BATCH, type ApnsQueue, type OfflineJob } from '@herald/queues';
 import type { InboxStore, Keys, MessageStore, MessageTimeline, RedisClient, RoomMembers } from '@herald/store';
 import { pipelineBySlot } from '@herald/store';
@@ -24,8 +24,8 @@ export interface OfflineDeps {
   readonly logger: Logger;
 }
 
-/** Platforms that get an inbox unless the namespace says otherwise (`inbox_platforms`). */
-export const DEFAULT_INBOX_PLATFORMS: readonly Platform[] = ['android'];
+/** Platforms that get an inbox unless the namespace says otherwise (`inbox_platforms`): the push protocol's. */
+export const DEFAULT_INBOX_PLATFORMS: readonly Platform[] = offlinePolicyOf('push').inboxPlatforms;
 
 /**
  * The offline step of one message (DESIGN.md, Delivery semantics), run `HERALD_OFFLINE_DELAY_MS`
@@ -63,7 +63,7 @@ export class OfflineProcessor {
       return { outcome: 'expired', inboxed: 0, apnsDevices: 0 };
     }
 
-    const inboxPlatforms = await this.inboxPlatforms(namespace);
+    const { inboxPlatforms, apnsPlatforms } = await this.policy(namespace);
     const audienceKey = keys.apnsAudience(namespace, id);
     const draftKey = keys.apnsAudienceDraft(namespace, id);
     // Written by an earlier run of this step that crashed after it: that audience is final.
@@ -74,7 +74,7 @@ export class OfflineProcessor {
 
     for (const platform of PLATFORMS) {
       const toInbox = inboxPlatforms.includes(platform);
-      const toApns = platform === 'ios' && !stored;
+      const toApns = apnsPlatforms.includes(platform) && !stored;
       if (!toInbox && !toApns) continue;
       for await (const page of members.pages(namespace, report.room, platform)) {
         const acked = await redis.smismember(keys.acks(namespace, id, platform), ...page);
@@ -120,9 +120,11 @@ export class OfflineProcessor {
     return { outcome: 'done', inboxed, apnsDevices };
   };
 
-  private async inboxPlatforms(namespace: string): Promise<readonly Platform[]> {
-    const setting = await this.deps.redis.hget(this.deps.keys.namespace(namespace), 'inbox_platforms');
-    if (!setting) return DEFAULT_INBOX_PLATFORMS;
-    return setting.split(',').filter(isPlatform);
+  /** The offline policy of the namespace's protocol (OFFLINE_POLICIES), its `inbox_platforms` winning. */
+  private async policy(namespace: string): Promise<OfflinePolicy> {
+    const [setting, protocol] = await this.deps.redis.hmget(this.deps.keys.namespace(namespace), 'inbox_platforms', 'protocol');
+    const policy = offlinePolicyOf(protocol);
+    if (!setting) return policy;
+    return { ...policy, inboxPlatforms: setting.split(',').filter(isPlatform) };
   }
 }

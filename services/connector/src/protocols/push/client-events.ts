@@ -9,20 +9,12 @@ import {
   validatePushRequest,
   type EventAck,
 } from '@herald/protocol';
-import type { PushService } from '@herald/push';
-import { CLIENT_SETTINGS, type ClientSettings, type ClientStore, type NamespaceStore } from '@herald/store';
+import { CLIENT_SETTINGS, type ClientSettings } from '@herald/store';
 import { Type } from '@sinclair/typebox';
+import type { CoreServices } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 
-export interface ClientEventsContext {
-  readonly clients: ClientStore;
-  readonly push: PushService;
-  /** Read on each client push: a namespace switched offline refuses it like the REST push. */
-  readonly namespaces: Pick<NamespaceStore, 'settings'>;
-  /** HERALD_CLIENT_PUSH_INTERVAL_MS */
-  readonly pushIntervalMs: number;
-  readonly logger: Logger;
-}
+export type ClientEventsContext = Pick<CoreServices, 'clients' | 'push' | 'namespaces' | 'clientPushIntervalMs' | 'logger'>;
 
 const Rooms = Type.Union([RoomName, Type.Array(RoomName, { maxItems: 100 })]);
 const validApns = compileValidator(Type.Object({ add: Type.Optional(Rooms), remove: Type.Optional(Rooms) }, { additionalProperties: false }));
@@ -117,8 +109,8 @@ export function bindClientEvents(socket: HeraldSocket, ctx: ClientEventsContext)
       ack,
       async () => {
         const now = Date.now();
-        if (now - socket.data.lastPushAt < ctx.pushIntervalMs) {
-          throw new HeraldError({ ...Errors.CLIENT_PUSH_LIMITED, msg: `limited access in ${ctx.pushIntervalMs / 1000}s` });
+        if (now - socket.data.lastPushAt < ctx.clientPushIntervalMs) {
+          throw new HeraldError({ ...Errors.CLIENT_PUSH_LIMITED, msg: `limited access in ${ctx.clientPushIntervalMs / 1000}s` });
         }
         if (data !== null && typeof data === 'object' && 'except' in data) {
           throw new HeraldError(Errors.UNKNOWN_FIELD, 'except');

@@ -1,4 +1,3 @@
-import type { Logger } from '@herald/log';
 import {
   AckPushPayload,
   Errors,
@@ -10,20 +9,13 @@ import {
   userRoom,
   type EventAck,
 } from '@herald/protocol';
-import type { ReportBatcher } from '../../core/report-batcher';
-import type { Rooms } from '../../core/rooms';
+import type { CoreServices } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 
 const validRooms = compileValidator(RoomsPayload);
 const validAck = compileValidator(AckPushPayload);
 
-export interface PushProtocolContext {
-  readonly rooms: Rooms;
-  readonly reports: ReportBatcher;
-  readonly logger: Logger;
-  /** Runs room changes of one socket one after the other (connector.ts). */
-  readonly serial: (socket: HeraldSocket, work: () => Promise<void>) => Promise<void>;
-}
+export type PushProtocolContext = Pick<CoreServices, 'rooms' | 'acks' | 'logger' | 'serial'>;
 
 const ROOM_ERROR: EventAck = { status: Errors.JOIN_ROOM_ERROR.status, msg: Errors.JOIN_ROOM_ERROR.msg };
 const PAYLOAD_ERROR: EventAck = { status: Errors.EVENT_PAYLOAD_INVALID.status, msg: Errors.EVENT_PAYLOAD_INVALID.msg };
@@ -74,8 +66,8 @@ export function bindPushProtocol(socket: HeraldSocket, ctx: PushProtocolContext)
 
   socket.on('ackPush', (payload: unknown, ack?: unknown) => {
     if (!validAck(payload)) return reply(ack, PAYLOAD_ERROR);
-    const { namespace, platform, clientId } = socket.data.identity;
-    ctx.reports.ack(namespace, Number(payload.id), platform, clientId);
+    // Counted only when the message was sent to this client (acks.ts); the answer is the same.
+    ctx.acks.ack(socket, Number(payload.id));
     reply(ack, OK_ACK);
   });
 }

@@ -1,6 +1,6 @@
 import { Errors, HeraldError, clientIdOf, isPlatform, isValidName } from '@herald/protocol';
 import type { ParsedUrlQuery } from 'node:querystring';
-import type { Identity } from './socket-data';
+import type { Identity } from '../../core/socket-data';
 
 function single(query: ParsedUrlQuery, name: string): string | undefined | null {
   const value = query[name];

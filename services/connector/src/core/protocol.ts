@@ -1,0 +1,79 @@
+import type { Logger } from '@herald/log';
+import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/protocol';
+import type { PushService } from '@herald/push';
+import type { ClientStore, InboxStore, NamespaceSettings, NamespaceStore } from '@herald/store';
+import type { Acks } from './acks';
+import type { Rooms } from './rooms';
+import type { HeraldSocket, Identity } from './socket-data';
+
+/** What a protocol's handshake decided: who the client is, and the rooms it joins on connect. */
+export interface Admission {
+  readonly identity: Identity;
+  /** Rooms joined on connect besides the user room and the client's persistent rooms. */
+  readonly rooms: readonly string[];
+}
+
+/** What the core hands a protocol's handshake besides the socket. */
+export interface AdmitOptions {
+  /** HERALD_CALLBACK_TIMEOUT_MS */
+  readonly callbackTimeoutMs: number;
+}
+
+/** A change of room membership that the room's other members may be told about. */
+export interface PresenceChange {
+  readonly kind: 'join' | 'leave';
+  readonly room: string;
+  /** On `leave`: the client left because it disconnected (it stays a member). */
+  readonly clientOffline: boolean;
+}
+
+/** The event and arguments a delivered message is written as, for one protocol's clients. */
+export interface Encoded {
+  readonly event: string;
+  readonly args: readonly unknown[];
+}
+
+/** The core services a protocol's event handlers use. */
+export interface CoreServices {
+  readonly rooms: Rooms;
+  readonly acks: Acks;
+  readonly clients: ClientStore;
+  readonly inbox: InboxStore;
+  /** Namespace settings (a client push reads `offline`, as the REST push does). */
+  readonly namespaces: Pick<NamespaceStore, 'settings'>;
+  /** The publish path (store, count, publish): the client-event ingress. */
+  readonly push: PushService;
+  /** Runs work of one socket one after the other (room changes, clean-up). */
+  readonly serial: (socket: HeraldSocket, work: () => Promise<void>) => Promise<void>;
+  /** The port this connector listens on (after start). */
+  readonly port: () => number;
+  /** HERALD_CLIENT_PUSH_INTERVAL_MS */
+  readonly clientPushIntervalMs: number;
+  readonly logger: Logger;
+}
+
+/**
+ * One wire protocol on the protocol-neutral core (docs/architecture.md). The core owns sockets,
+ * identity records, rooms and presence state, delivery of the neutral envelope, acks and reports,
+ * inboxes and eviction; it names no event of any protocol. A protocol says how its clients
+ * authenticate, which events they send and get, how a message is written for them, what they are
+ * told on connect, on presence changes, when evicted and when moved by a transfer. Its offline
+ * policy lives in `@herald/protocol` (OFFLINE_POLICIES) for the worker.
+ */
+export interface Protocol {
+  readonly name: ProtocolName;
+  /** Checks the handshake and says who the client is; throws a HeraldError to refuse it. */
+  admit(socket: HeraldSocket, namespace: NamespaceSettings, options: AdmitOptions): Promise<Admission>;
+  /** Binds the client events of an admitted socket (before the connect set-up runs). */
+  bind(socket: HeraldSocket, core: CoreServices): void;
+  /** Runs once the socket is recorded and in its rooms, in the socket's serial queue (replay, greeting). */
+  connected(socket: HeraldSocket, core: CoreServices): Promise<void>;
+  /** How a delivered message is written to this protocol's clients. */
+  encode(message: StoredMessage): Encoded;
+  /** Tells the room's other members that `socket` joined or left it (the core's server switch allowing). */
+  presence(socket: HeraldSocket, change: PresenceChange): void;
+  /** Tells the socket it is being disconnected because a newer connection of its client won. */
+  evicted(socket: HeraldSocket): void;
+  /** Tells the socket a REST transfer moved it into or out of a room. */
+  transferred(socket: HeraldSocket, notice: TransferNotice): void;
+}
