@@ -4,3 +4,8 @@ export * from './schemas';
 export * from './events';
 export * from './validator';
 export * from './push-request';
+export * from './annotations';
+export * from './request-checks';
+export * from './client-settings';
+export * from './callback-address';
+export * from './json-depth';

@@ -20,13 +20,17 @@ import {
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthFailures, NamespaceAuth, authenticateAdmin } from './plugins/auth';
 import { corsPlugin } from './plugins/cors';
-import { errorsPlugin } from './plugins/errors';
+import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors';
+import { openApiPlugin } from './plugins/openapi';
+import { validationPlugin } from './plugins/validation';
 import { adminNamespaceRoutes } from './routes/admin-namespace';
 import { authNamespaceRoutes } from './routes/auth-namespace';
 import { pushRoutes } from './routes/push';
 import { clientRoutes } from './routes/clients';
 import { adminReportRoutes, reportRoutes } from './routes/report';
+import { Empty, answers } from './routes/responses';
 import { roomRoutes } from './routes/rooms';
+import { Type } from '@sinclair/typebox';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -79,11 +83,19 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf); only the
     // listed proxies may say so (HERALD_TRUSTED_PROXIES).
     trustProxy: [...config.trustedProxies],
+    // A clientId is up to 400 characters and `#`, `/` and `\\` triple in its URL encoding
+    // (`GET /api/auth/client/:id`); find-my-way's default of 100 refused long valid ones.
+    routerOptions: { maxParamLength: 2048 },
+    // Every refusal is a catalogue `{code, msg}`, also those made before a route is found.
+    frameworkErrors,
+    clientErrorHandler,
   });
   // JSON only: a text body is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
   errorsPlugin(app);
+  validationPlugin(app);
   corsPlugin(app);
+  openApiPlugin(app);
 
   // Graceful close: a request in flight when close() begins still gets its answer, but then its
   // connection must close. server.close() waits for every connection, fastify reaps only those idle
@@ -103,15 +115,26 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
-  app.get('/health', async (_request, reply) => reply.type('text/plain').send('hello'));
+  void app.register(async (root) => {
+    root.get(
+      '/health',
+      { schema: { tags: ['meta'], summary: 'Liveness: answers `hello`', response: { 200: Type.String({ examples: ['hello'] }) } } },
+      async (_request, reply) => reply.type('text/plain').send('hello'),
+    );
+  });
 
   void app.register(async (auth) => {
     auth.decorateRequest('namespace', undefined);
     auth.addHook('onRequest', async (request) => {
       request.namespace = await failures.guard(request.ip, () => namespaceAuth.authenticate(request));
     });
-    auth.post('/api/auth/login', async () => ({}));
-    const context = { app: auth, push, bus, messages, namespaces, clients, members, online };
+    auth.post(
+      '/api/auth/login',
+      { schema: { tags: ['namespaces'], security: [{ namespace: [] }], summary: 'Check the namespace credentials', response: answers(Empty) } },
+      async () => ({}),
+    );
+    const allowPrivateCallbacks = config.callbackAllowPrivate;
+    const context = { app: auth, push, bus, messages, namespaces, clients, members, online, allowPrivateCallbacks };
     pushRoutes(context);
     reportRoutes(context);
     roomRoutes(context);
@@ -121,7 +144,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
 
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => failures.guard(request.ip, () => authenticateAdmin(request, config.adminName, config.adminPassword)));
-    adminNamespaceRoutes({ app: admin, namespaces, online, redis, keys, legacyClientHours: config.legacyClientHours });
+    adminNamespaceRoutes({ app: admin, namespaces, online, redis, keys, legacyClientHours: config.legacyClientHours, allowPrivateCallbacks: config.callbackAllowPrivate });
     adminReportRoutes({ app: admin, namespaces, online });
   });
 

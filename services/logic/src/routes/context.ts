@@ -12,6 +12,8 @@ export interface AuthRouteContext {
   readonly clients: ClientStore;
   readonly members: RoomMembers;
   readonly online: OnlineReport;
+  /** `HERALD_CALLBACK_ALLOW_PRIVATE`: callbacks may name loopback and link-local addresses. */
+  readonly allowPrivateCallbacks: boolean;
 }
 
 /** What a route module of `/api/admin/*` gets. */
@@ -27,4 +29,6 @@ export interface AdminNamespaceRouteContext extends AdminRouteContext {
   readonly keys: Keys;
   /** `HERALD_LEGACY_CLIENT_HOURS`: clients not seen for this long are legacy. */
   readonly legacyClientHours: number;
+  /** `HERALD_CALLBACK_ALLOW_PRIVATE`: callbacks may name loopback and link-local addresses. */
+  readonly allowPrivateCallbacks: boolean;
 }
