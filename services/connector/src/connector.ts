@@ -135,7 +135,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     io,
     namespaces,
     eviction,
-    { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
+    { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs, callbackAllowPrivate: config.callbackAllowPrivate },
     logger.child({ module: 'handshake' }),
   );
   const liveness = new Liveness(id, new ConnectorRegistry(redis, keys), clients, roomStore, config.heartbeatMs, logger.child({ module: 'liveness' }));

@@ -12,6 +12,8 @@ export interface HandshakeOptions {
   readonly duplicateClient: 'kick' | 'reject';
   /** HERALD_CALLBACK_TIMEOUT_MS */
   readonly callbackTimeoutMs: number;
+  /** HERALD_CALLBACK_ALLOW_PRIVATE */
+  readonly callbackAllowPrivate: boolean;
 }
 
 /**
@@ -78,6 +80,7 @@ export class HandshakeGate {
         cookie: socket.handshake.headers.cookie,
         authorization: record.callbackAuth,
         timeoutMs: this.options.callbackTimeoutMs,
+        allowPrivate: this.options.callbackAllowPrivate,
       });
       // The seed: the callback's userid changes the user (room), the clientId keeps the handshake's.
       if (decision.userid !== undefined) identity = Object.freeze({ ...identity, userid: decision.userid });
