@@ -114,3 +114,13 @@ test('/api/docs serves Swagger UI from logic itself: no external asset', async (
   // Comments aside (one links a Q&A page), the script names no URL outside logic.
   expect(init.body.replace(/^\s*\/\/.*$/gm, '')).not.toMatch(/https?:\/\//);
 });
+
+test('the examples of docs/api.md are in the document, and current (npm run docs:openapi-examples)', () => {
+  const script = join(__dirname, '..', '..', '..', 'scripts', 'gen-openapi-examples.mjs');
+  expect(execFileSync(process.execPath, [script, '--check'], { encoding: 'utf8' })).toContain('is current');
+  const push = doc.paths['/api/auth/push']!['post']! as Operation & { requestBody: { content: Record<string, { examples?: Record<string, { value: unknown }> }> } };
+  const requests = Object.values(push.requestBody.content['application/json']!.examples ?? {}).map((e) => e.value);
+  expect(requests).toContainEqual({ room: 'r1', pushData: { hello: 'world' } });
+  const refused = (push.responses['400']!.content!['application/json'] as { examples?: Record<string, { value: unknown }> }).examples ?? {};
+  expect(Object.values(refused).map((e) => e.value)).toContainEqual({ code: 'ROOM_EMPTY', msg: 'room can not be empty' });
+});
