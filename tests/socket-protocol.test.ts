@@ -404,16 +404,30 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
       expect((await slow).message).toBe('handshake fail: callback timed out after 500 ms');
     });
 
-    test('an unreachable callback refuses with a message naming the network error', async () => {
+    test('an unreachable callback refuses without naming its URL or the network error', async () => {
       const nobody = await freePort();
       const saved = await stack.api('/api/admin/namespace/save', {
         auth: ADMIN,
-        body: { key: '/cbdown', auth_passwd: 'pw', connect_callback: `http://127.0.0.1:${nobody}/check` },
+        body: { key: '/cbdown', auth_passwd: 'pw', connect_callback: `http://127.0.0.1:${nobody}/check?token=cb-url-secret` },
       });
       expect(saved.status).toBe(200);
       const refusal = await use.refusal(stack.connectors[1]!.port, '/cbdown', { uuid: 'cb4' });
-      expect(refusal.message).toBe('handshake fail: callback unreachable (ECONNREFUSED)');
+      expect(refusal.message).toBe('handshake fail: callback unreachable');
       expect(refusal.data).toEqual(version === 'v4' ? { code: 'HS_CALLBACK_FAILED' } : undefined);
+    });
+
+    test('without HERALD_CALLBACK_ALLOW_PRIVATE a callback on the loopback is never called', async () => {
+      // The stack allows loopback callbacks (its receivers listen on 127.0.0.1); this connector does not.
+      const guarded = await stack.startConnector({ HERALD_CALLBACK_ALLOW_PRIVATE: 'false' });
+      reply = () => ({ status: 200 });
+      const before = seen.length;
+      const refusal = await use.refusal(guarded.port, '/cb', { uuid: 'cb5' });
+      expect(refusal.message).toBe('handshake fail: callback unreachable');
+      expect(seen.length).toBe(before);
+      // The same namespace through a connector that allows it: the callback is called and accepts.
+      const c = await client(0, { uuid: 'cb6' }, '/cb');
+      expect(c.ok.clientId).toBe('/cb#cb6#web-cb6');
+      expect(seen.length).toBe(before + 1);
     });
   });
 

@@ -35,6 +35,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack<Test
     HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD,
     HERALD_CONNECTOR_PORT: '0',
     HERALD_LOGIC_PORT: '0',
+    // The tests' callback receivers listen on 127.0.0.1, which Herald refuses by default; a test of
+    // that refusal passes 'false'.
+    HERALD_CALLBACK_ALLOW_PRIVATE: 'true',
     ...options.env,
   };
   const starting = await Promise.allSettled([

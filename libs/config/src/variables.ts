@@ -394,6 +394,14 @@ export const VARIABLES = {
     defaultText: '`/socket.io`',
     parse: parseSocketPaths,
   },
+  callbackAllowPrivate: {
+    env: 'HERALD_CALLBACK_ALLOW_PRIVATE',
+    roles: ALL,
+    doc: 'Allow tenant callbacks and webhooks to loopback, link-local and metadata addresses (127.0.0.0/8, ::1, 169.254.0.0/16 with 169.254.169.254, fe80::/10, 0.0.0.0, and their IPv4-mapped forms). Refused by default, at save for a literal address and at call time after DNS resolution. Private networks (RFC 1918, fc00::/7) are always allowed.',
+    default: false,
+    defaultText: '`false`',
+    parse: boolean,
+  },
 } as const satisfies Record<string, Variable<unknown>>;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -104,6 +104,16 @@ export const Errors = Object.freeze({
   // --- protocols (issue 12) ---
   PROTOCOL_UNKNOWN: entry('PROTOCOL_UNKNOWN', 'protocol unknown', 400),
   HS_PROTOCOL_UNSUPPORTED: entry('HS_PROTOCOL_UNSUPPORTED', 'protocol not served by this connector', 400),
+  // --- callbacks ---
+  CALLBACK_URL_INVALID: entry('CALLBACK_URL_INVALID', 'callback url refused', 400),
+
+  // --- requests refused before routing (the HTTP server's and fastify's own refusals) ---
+  URL_INVALID: entry('URL_INVALID', 'request url invalid', 400),
+  URL_TOO_LONG: entry('URL_TOO_LONG', 'request url too long', 414),
+  HEADERS_TOO_LARGE: entry('HEADERS_TOO_LARGE', 'request headers too large', 431),
+  HTTP_INVALID: entry('HTTP_INVALID', 'malformed HTTP request', 400),
+  REQUEST_TIMEOUT: entry('REQUEST_TIMEOUT', 'request timeout', 408),
+  JSON_TOO_DEEP: entry('JSON_TOO_DEEP', 'body nested too deeply', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

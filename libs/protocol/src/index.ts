@@ -6,3 +6,8 @@ export * from './validator';
 export * from './push-request';
 export * from './envelope';
 export * from './protocols';
+export * from './annotations';
+export * from './request-checks';
+export * from './client-settings';
+export * from './callback-address';
+export * from './json-depth';

@@ -62,3 +62,10 @@ export function clientIdOf(namespace: string, userid: string, platform: Platform
 function escapeSeparator(name: string): string {
   return name.includes('#') ? name.replaceAll('#', '%23') : name;
 }
+
+/**
+ * Human-readable names (a namespace's `name` …) are shown in admin views and logs: no C0 or C1
+ * control character (CR/LF forge log lines, NUL cuts) and no bidi control (U+200E/U+200F,
+ * U+202A–U+202E, U+2066–U+2069), which make a name display as another. As JSON-schema source.
+ */
+export const DISPLAY_NAME_PATTERN_SOURCE = '^[^\\u0000-\\u001f\\u007f-\\u009f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]*$';

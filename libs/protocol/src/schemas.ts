@@ -59,3 +59,6 @@ export type EventAck = Static<typeof EventAck>;
 
 export const KickoutPayload = Type.Object({ reason: Type.String() }, { additionalProperties: false });
 export type KickoutPayload = Static<typeof KickoutPayload>;
+
+/** A namespace key: a name starting with `/` (names.ts isValidName). */
+export const NamespaceName = Type.String({ minLength: 1, maxLength: NAME_LIMITS.namespace, pattern: `^/${NAME_PATTERN_SOURCE.slice(1, -2)}*$` });

@@ -1,19 +1,26 @@
 import Ajv, { type ErrorObject } from 'ajv';
 import type { Static, TSchema } from '@sinclair/typebox';
+import { HERALD_KEYWORDS } from './annotations';
 
 /**
- * One Ajv instance for every runtime check of the wire contract. Herald rejects what does not
- * match: no type coercion, no stripping of unknown properties, no defaults filled in — a payload is
- * either exactly right or refused with the path of the first problem.
+ * One Ajv instance for every runtime check of the wire contract: the socket events of the
+ * connector and every REST route of logic (its fastify validator compiler uses this instance).
+ * Herald rejects what does not match: no type coercion, no stripping of unknown properties, no
+ * defaults filled in — a payload is either exactly right or refused with the path of the first
+ * problem. Every error is collected (`allErrors`) so that request-checks.ts can answer the one the
+ * seed checked first; the lists and strings of every payload are bounded by its schema and the body
+ * limit, which bounds that work too.
  */
 export const ajv = new Ajv({
-  allErrors: false,
+  allErrors: true,
   coerceTypes: false,
   removeAdditional: false,
   useDefaults: false,
   strict: true,
-  // Keywords TypeBox emits for its own bookkeeping.
-  keywords: ['kind', 'modifier'],
+  // Errors carry their schema, for the `x-herald-pattern` text below.
+  verbose: true,
+  // Keywords TypeBox emits for its own bookkeeping, and Herald's annotations (request-checks.ts).
+  keywords: ['kind', 'modifier', ...HERALD_KEYWORDS],
 });
 
 export interface Validator<T> {
@@ -28,6 +35,9 @@ export function describeAjvError(error: ErrorObject | undefined): string {
   if (error.keyword === 'additionalProperties') {
     return `${path} has unknown field ${JSON.stringify(error.params['additionalProperty'])}`;
   }
+  // A pattern is no message for a person: a schema may say what it means (annotations.ts).
+  const meaning = (error.parentSchema as Record<string, unknown> | undefined)?.['x-herald-pattern'];
+  if (error.keyword === 'pattern' && typeof meaning === 'string') return `${path} ${meaning}`;
   return `${path} ${error.message ?? 'invalid'}`;
 }
 

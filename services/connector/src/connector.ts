@@ -180,7 +180,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     defaultRegistry(),
     namespaces,
     eviction,
-    { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs },
+    { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs, callbackAllowPrivate: config.callbackAllowPrivate },
     logger.child({ module: 'handshake' }),
   );
   // Reaped while alive (its loop stalled past the threshold): its clients were marked offline while

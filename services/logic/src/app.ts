@@ -22,17 +22,21 @@ import {
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AuthFailures, NamespaceAuth, authenticateAdmin } from './plugins/auth';
 import { corsPlugin } from './plugins/cors';
-import { errorsPlugin } from './plugins/errors';
+import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors';
+import { openApiPlugin } from './plugins/openapi';
+import { validationPlugin } from './plugins/validation';
 import { adminNamespaceRoutes } from './routes/admin-namespace';
 import { authNamespaceRoutes } from './routes/auth-namespace';
 import { pushRoutes } from './routes/push';
 import { clientRoutes } from './routes/clients';
 import { adminReportRoutes, reportRoutes } from './routes/report';
+import { Empty, answers } from './routes/responses';
 import { roomRoutes } from './routes/rooms';
 import { consoleRoutes } from './console-assets';
 import { adminMessageRoutes } from './routes/admin-messages';
 import { adminOnlineRoutes } from './routes/admin-online';
 import { adminWebhookRoutes } from './routes/admin-webhooks';
+import { Type } from '@sinclair/typebox';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -97,11 +101,19 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf); only the
     // listed proxies may say so (HERALD_TRUSTED_PROXIES).
     trustProxy: [...config.trustedProxies],
+    // A clientId is up to 400 characters and `#`, `/` and `\\` triple in its URL encoding
+    // (`GET /api/auth/client/:id`); find-my-way's default of 100 refused long valid ones.
+    routerOptions: { maxParamLength: 2048 },
+    // Every refusal is a catalogue `{code, msg}`, also those made before a route is found.
+    frameworkErrors,
+    clientErrorHandler,
   });
   // JSON only: a text body is a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
   errorsPlugin(app);
+  validationPlugin(app);
   corsPlugin(app);
+  openApiPlugin(app);
 
   // Graceful close: a request in flight when close() begins still gets its answer, but then its
   // connection must close. server.close() waits for every connection, fastify reaps only those idle
@@ -121,11 +133,21 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
-  app.get('/health', async (_request, reply) => reply.type('text/plain').send('hello'));
-  // Prometheus (docs/metrics.md); HERALD_METRICS_AUTH decides who may read it.
-  app.get('/metrics', async (request, reply) => {
-    const answer = await metrics.scrape(request.headers.authorization);
-    return reply.status(answer.status).headers(answer.headers).send(answer.body);
+  void app.register(async (root) => {
+    root.get(
+      '/health',
+      { schema: { tags: ['meta'], summary: 'Liveness: answers `hello`', response: { 200: Type.String({ examples: ['hello'] }) } } },
+      async (_request, reply) => reply.type('text/plain').send('hello'),
+    );
+    // Prometheus (docs/metrics.md); HERALD_METRICS_AUTH decides who may read it.
+    root.get(
+      '/metrics',
+      { schema: { tags: ['meta'], summary: 'Prometheus metrics of this process (text exposition format)', response: answers(Type.String()) } },
+      async (request, reply) => {
+        const answer = await metrics.scrape(request.headers.authorization);
+        return reply.status(answer.status).headers(answer.headers).send(answer.body);
+      },
+    );
   });
 
   void app.register(async (auth) => {
@@ -134,7 +156,12 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
       const inRoute = request.routeOptions.config.authFailuresInRoute === true;
       request.namespace = await failures.guard(request.ip, (beforeSlowPath) => namespaceAuth.authenticate(request, beforeSlowPath), inRoute);
     });
-    auth.post('/api/auth/login', async () => ({}));
+    auth.post(
+      '/api/auth/login',
+      { schema: { tags: ['namespaces'], security: [{ namespace: [] }], summary: 'Check the namespace credentials', response: answers(Empty) } },
+      async () => ({}),
+    );
+    const allowPrivateCallbacks = config.callbackAllowPrivate;
     const context = {
       app: auth,
       push,
@@ -144,6 +171,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
       clients,
       members,
       online,
+      allowPrivateCallbacks,
       failures,
       pushLimits: { idempotencyTtlS: config.idempotencyTtlS, batchMax: config.pushBatchMax },
     };
@@ -156,7 +184,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
 
   void app.register(async (admin) => {
     admin.addHook('onRequest', async (request) => failures.guard(request.ip, () => authenticateAdmin(request, config.adminName, config.adminPassword)));
-    adminNamespaceRoutes({ app: admin, namespaces, online, redis, keys, legacyClientHours: config.legacyClientHours });
+    adminNamespaceRoutes({ app: admin, namespaces, online, redis, keys, legacyClientHours: config.legacyClientHours, allowPrivateCallbacks: config.callbackAllowPrivate });
     adminReportRoutes({ app: admin, namespaces, online });
     adminMessageRoutes({ app: admin, namespaces, push, messages, timeline });
     adminOnlineRoutes({ app: admin, namespaces, online });

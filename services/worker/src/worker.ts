@@ -47,6 +47,7 @@ export function buildWorker(
     keyPrefix: config.redisPrefix,
     logger,
     timeoutMs: webhookOptions.timeoutMs,
+    allowPrivate: config.callbackAllowPrivate,
   });
   const scripts = new Scripts(redis);
   const apns = new ApnsQueue(redis, keys.queuePrefix());

@@ -36,7 +36,8 @@ afterAll(async () => {
 
 test('SIGTERM with a callback in flight: the callback completes, the worker exits 0', async () => {
   await new NamespaceStore(redis, keys).save('/p', { disconnectCallback: callbacks.url('/p'), callbackAuth: 'secret-p' });
-  const worker = await startService('worker', { env: { HERALD_REDIS_URL: server.url, HERALD_REDIS_PREFIX: 'whp:' } });
+  // The receiver is on 127.0.0.1, which only HERALD_CALLBACK_ALLOW_PRIVATE permits.
+  const worker = await startService('worker', { env: { HERALD_REDIS_URL: server.url, HERALD_REDIS_PREFIX: 'whp:', HERALD_CALLBACK_ALLOW_PRIVATE: 'true' } });
   try {
     // A first callback answered at once: its kept-alive connection is still open at exit.
     const first = await producer.enqueueDisconnect({ kind: 'disconnect', namespace: '/p', clientId: '/p#u1#web-u1', query: { uuid: 'u1' }, at: 1 });

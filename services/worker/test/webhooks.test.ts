@@ -30,8 +30,9 @@ let events: QueueEvents;
 /** Every log line the worker wrote, at debug level. */
 const logLines: string[] = [];
 
-const workerConfig = (prefix: string) =>
-  loadConfig('worker', { HERALD_WORKER_PORT: '0', HERALD_REDIS_URL: server.url, HERALD_LOG_LEVEL: 'debug', HERALD_REDIS_PREFIX: prefix });
+// The receiver listens on 127.0.0.1, which only HERALD_CALLBACK_ALLOW_PRIVATE permits.
+const workerConfig = (prefix: string, allowPrivate = 'true') =>
+  loadConfig('worker', { HERALD_WORKER_PORT: '0', HERALD_REDIS_URL: server.url, HERALD_LOG_LEVEL: 'debug', HERALD_REDIS_PREFIX: prefix, HERALD_CALLBACK_ALLOW_PRIVATE: allowPrivate });
 const capturingLogger = () =>
   createLogger('worker', 'debug', {
     hooks: {
@@ -313,6 +314,34 @@ describe('graceful close', () => {
     } finally {
       await gWorker.close();
       await gProducer.close();
+    }
+  });
+});
+
+describe('callbacks to the host itself, link-local and metadata addresses', () => {
+  test('refused without HERALD_CALLBACK_ALLOW_PRIVATE: no request, one dead letter, for good', async () => {
+    // A prefix of its own, and the default configuration (no HERALD_CALLBACK_ALLOW_PRIVATE).
+    const pKeys = new Keys('whp:');
+    const pWorker = buildWorker(workerConfig('whp:', 'false'), createLogger('worker', 'silent'), { webhooks: { timeoutMs: TIMEOUT_MS } });
+    const pProducer = new WebhookQueue(connection(), pKeys.queuePrefix());
+    const pEvents = new QueueEvents(QUEUES.webhooks, { connection: connection(), prefix: pKeys.queuePrefix() });
+    try {
+      await pWorker.start();
+      await pEvents.waitUntilReady();
+      const port = new URL(callbacks.url('/p')).port;
+      const urls = [callbacks.url('/p'), `http://localhost:${port}/p`, `http://[::ffff:127.0.0.1]:${port}/p`, 'http://169.254.169.254/latest/meta-data/', 'http://[fe80::1]/p', 'http://0.0.0.0/p'];
+      for (const [i, url] of urls.entries()) {
+        const nsp = `/p${i}`;
+        await new NamespaceStore(redis, pKeys).save(nsp, { disconnectCallback: url });
+        const id = await pProducer.enqueueDisconnect(disconnectJob(nsp));
+        await expect(finished(pProducer, pEvents, id)).rejects.toThrow('callback address refused');
+        expect(await (await pProducer.bull.getJob(id))!.attemptsMade).toBe(1);
+      }
+      expect(callbacks.requests('/p')).toHaveLength(0);
+    } finally {
+      await pWorker.close();
+      await pProducer.close();
+      await pEvents.close();
     }
   });
 });

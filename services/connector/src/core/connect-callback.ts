@@ -1,4 +1,4 @@
-import { Errors, HeraldError, isValidName } from '@herald/protocol';
+import { Errors, HeraldError, isRefusedCallbackUrl, isValidName } from '@herald/protocol';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { stringify } from 'node:querystring';
 
@@ -17,6 +17,8 @@ export interface CallbackRequest {
   readonly cookie: string | undefined;
   readonly authorization: string | undefined;
   readonly timeoutMs: number;
+  /** HERALD_CALLBACK_ALLOW_PRIVATE: the callback may be on a loopback or link-local address. */
+  readonly allowPrivate: boolean;
 }
 
 function refuse(detail: string): HeraldError {
@@ -34,15 +36,17 @@ export async function askConnectCallback(request: CallbackRequest): Promise<Call
   const headers: Record<string, string> = { namespace: request.namespace, accept: 'application/json' };
   if (request.cookie) headers['cookie'] = request.cookie;
   if (request.authorization) headers['authorization'] = request.authorization;
+  // Neither the URL nor the upstream error text reaches the client: the URL may carry a token, and
+  // both tell an attacker about the tenant's network.
+  if (!request.allowPrivate && (await isRefusedCallbackUrl(request.url))) throw refuse('callback unreachable');
   let response: Response;
   let text: string;
   try {
     response = await fetch(url, { headers, redirect: 'error', signal: AbortSignal.timeout(request.timeoutMs) });
     text = await response.text();
   } catch (error) {
-    const e = error as Error & { cause?: { code?: string } };
-    if (e.name === 'TimeoutError') throw refuse(`callback timed out after ${request.timeoutMs} ms`);
-    throw refuse(`callback unreachable (${e.cause?.code ?? e.message})`);
+    if ((error as Error).name === 'TimeoutError') throw refuse(`callback timed out after ${request.timeoutMs} ms`);
+    throw refuse('callback unreachable');
   }
   if (response.status !== 200) {
     // The seed's exact text: clients match on it.

@@ -17,6 +17,8 @@ export interface HandshakeOptions {
   readonly duplicateClient: 'kick' | 'reject';
   /** HERALD_CALLBACK_TIMEOUT_MS */
   readonly callbackTimeoutMs: number;
+  /** HERALD_CALLBACK_ALLOW_PRIVATE */
+  readonly callbackAllowPrivate: boolean;
 }
 
 /**
@@ -84,7 +86,10 @@ export class HandshakeGate {
     const protocol = this.registry.get(name);
     if (!protocol) throw new HeraldError(Errors.HS_PROTOCOL_UNSUPPORTED, name);
     // The protocol authenticates (the callback runs before an old connection is kicked).
-    const { identity, rooms } = await protocol.admit(socket, record, { callbackTimeoutMs: this.options.callbackTimeoutMs });
+    const { identity, rooms } = await protocol.admit(socket, record, {
+      callbackTimeoutMs: this.options.callbackTimeoutMs,
+      callbackAllowPrivate: this.options.callbackAllowPrivate,
+    });
     if (this.options.duplicateClient === 'reject' && (await this.eviction.connectedAnywhere(nsp, identity.clientId))) {
       throw new HeraldError(Errors.HS_CONFLICT);
     }

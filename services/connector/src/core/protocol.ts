@@ -17,6 +17,8 @@ export interface Admission {
 export interface AdmitOptions {
   /** HERALD_CALLBACK_TIMEOUT_MS */
   readonly callbackTimeoutMs: number;
+  /** HERALD_CALLBACK_ALLOW_PRIVATE */
+  readonly callbackAllowPrivate: boolean;
 }
 
 /** A change of room membership that the room's other members may be told about. */

@@ -14,7 +14,8 @@ export function corsPlugin(app: FastifyInstance): void {
       void reply.header('vary', 'Origin');
     }
   });
-  app.options('/*', async (_request, reply) => {
+  // Not an API route: hidden from the OpenAPI document.
+  app.options('/*', { schema: { hide: true } }, async (_request, reply) => {
     void reply.header('access-control-allow-methods', 'GET, POST');
     void reply.header(
       'access-control-allow-headers',

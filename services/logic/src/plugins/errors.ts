@@ -1,6 +1,7 @@
 import { metrics } from '@herald/metrics';
 import { Errors, HeraldError, type CatalogueEntry } from '@herald/protocol';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
  * Errors of ioredis that mean "Redis cannot take this right now", not "the request is wrong": not
@@ -55,3 +56,32 @@ export function errorsPlugin(app: FastifyInstance): void {
     return reply.status(herald.status).send(herald.toBody());
   });
 }
+
+/**
+ * Fastify's refusals made before a route is found (`frameworkErrors` option): a URL that does not
+ * decode, a path parameter above `maxParamLength`. The path is not echoed.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const entry = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? Errors.URL_TOO_LONG : error.code === 'FST_ERR_BAD_URL' ? Errors.URL_INVALID : Errors.HTTP_INVALID;
+  void reply.status(entry.status).send(new HeraldError(entry).toBody());
+}
+
+/**
+ * Requests the HTTP parser refuses before fastify sees them (`clientErrorHandler` option): headers
+ * above Node's `maxHeaderSize` (431), a request that took too long (408), malformed HTTP (400).
+ * Answered on the raw socket like Node's own handler, but with a catalogue body.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const entry =
+    error.code === 'HPE_HEADER_OVERFLOW' ? Errors.HEADERS_TOO_LARGE : error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? Errors.REQUEST_TIMEOUT : Errors.HTTP_INVALID;
+  const body = JSON.stringify(new HeraldError(entry).toBody());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${entry.status} ${STATUS_TEXT[entry.status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };

@@ -1,5 +1,21 @@
-import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, PLATFORMS, RoomName, compileValidator, isServedProtocol, isValidName, type Platform, type ProtocolName } from '@herald/protocol';
+import { Type, type Static } from '@sinclair/typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import {
+  DISPLAY_NAME_PATTERN_SOURCE,
+  Errors,
+  HeraldError,
+  NAME_LIMITS,
+  NamespaceName,
+  PLATFORMS,
+  RoomName,
+  checkOrder,
+  isRefusedCallbackHost,
+  onError,
+  patternMeaning,
+  isServedProtocol,
+  type Platform,
+  type ProtocolName,
+} from '@herald/protocol';
 import {
   APNS_LIST_MAX_BYTES,
   APNS_LIST_MAX_ITEMS,
@@ -12,12 +28,32 @@ import {
   type NamespaceStore,
 } from '@herald/store';
 import type { AdminNamespaceRouteContext } from './context';
-import { flagParam, integerParam, readQuery } from './query';
+import { FlagParam, IntegerParam, NoQuery, TextParam } from './query-params';
+import { Empty, answers } from './responses';
 
-const CallbackUrl = Type.Union([Type.Literal(''), Type.String({ maxLength: 2048, pattern: '^https?://[^\\s]+$' })]);
+/** One character of a name (names.ts NAME_PATTERN), as JSON-schema source. */
+const NAME_CHARS = RoomName.pattern!.slice(1, -2);
 
-/** A certificate or key in PEM form, or `''` to remove it. */
-const Pem = Type.String({ maxLength: 16 * 1024 });
+/**
+ * A callback URL, or `''` to remove it: http(s), no credentials in it (they would show in logs and
+ * views: the authorization goes in `callback_auth`).
+ */
+const CallbackUrl = Type.String({
+  maxLength: 2048,
+  pattern: '^(?:|https?://[^\\s/?#@]+(?:[/?#]\\S*)?)$',
+  description: 'http(s) URL without credentials, or `""` to remove it.',
+  ...patternMeaning('must be an http(s) URL without credentials, or ""'),
+});
+
+/**
+ * A PEM block, or `''` to remove it. Checked because node-apn takes any other string for a file
+ * *path*: a tenant must not make a worker read files of its host by naming one as its certificate.
+ */
+const Pem = Type.String({
+  maxLength: 16 * 1024,
+  pattern: '^(?:|\\s*-----BEGIN [A-Z0-9 ]+-----\\r?\\n[\\s\\S]*?-----END [A-Z0-9 ]+-----\\s*)$',
+  ...patternMeaning('must be a PEM block'),
+});
 
 /** One `apns_list` entry of a save (seed 002 route 13 item fields). */
 const ApnsItem = Type.Object(
@@ -38,57 +74,59 @@ const ApnsItem = Type.Object(
   { additionalProperties: false },
 );
 
-/** Body of `POST /api/admin/namespace/save` and `POST /api/auth/namespace/save`. */
-const NamespaceSaveBody = Type.Object(
-  {
-    key: Type.String(),
-    name: Type.Optional(Type.String({ maxLength: 100 })),
-    auth_passwd: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    connect_callback: Type.Optional(CallbackUrl),
-    disconnect_callback: Type.Optional(CallbackUrl),
-    callback_auth: Type.Optional(Type.String({ maxLength: 1024 })),
-    offline: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
-    apns_list: Type.Optional(Type.Array(ApnsItem, { maxItems: APNS_LIST_MAX_ITEMS })),
-    inbox_platforms: Type.Optional(
-      Type.Array(Type.Unsafe<Platform>({ type: 'string', enum: [...PLATFORMS] }), { minItems: 1, maxItems: PLATFORMS.length, uniqueItems: true }),
-    ),
-    max_client_rooms: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_CLIENT_ROOMS_LIMIT })),
-    /** Checked against the served protocols after the shape (PROTOCOL_UNKNOWN). */
-    protocol: Type.Optional(Type.String({ maxLength: 32 })),
-  },
-  { additionalProperties: false },
+/** The settings of a namespace save (both save routes). */
+const SettingFields = {
+  name: Type.Optional(
+    Type.String({ maxLength: 100, pattern: DISPLAY_NAME_PATTERN_SOURCE, description: 'Display name.', ...patternMeaning('must not contain control or bidi characters') }),
+  ),
+  auth_passwd: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'The REST password (stored hashed, never shown).' })),
+  connect_callback: Type.Optional(CallbackUrl),
+  disconnect_callback: Type.Optional(CallbackUrl),
+  callback_auth: Type.Optional(
+    Type.String({ maxLength: 1024, pattern: '^[^\\r\\n\\u0000]*$', description: 'The `authorization` header of the callbacks (never shown).', ...patternMeaning('must not contain CR, LF or NUL') }),
+  ),
+  offline: Type.Optional(Type.Union([Type.Literal('on'), Type.Literal('off')])),
+  apns_list: Type.Optional(Type.Array(ApnsItem, { maxItems: APNS_LIST_MAX_ITEMS, description: 'APNs configurations, merged by name.' })),
+  inbox_platforms: Type.Optional(
+    Type.Array(Type.Unsafe<Platform>({ type: 'string', enum: [...PLATFORMS] }), { minItems: 1, maxItems: PLATFORMS.length, uniqueItems: true }),
+  ),
+  max_client_rooms: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: MAX_CLIENT_ROOMS_LIMIT, description: 'Most rooms one client may be a member of (its user room not counted); unset: 1000.' }),
+  ),
+  /** Checked against the served protocols after the shape (PROTOCOL_UNKNOWN). */
+  protocol: Type.Optional(Type.String({ maxLength: 32, description: 'The wire protocol of the namespace\'s clients (docs/architecture.md); today `push`.' })),
+};
+
+/** Body of `POST /api/admin/namespace/save`: `key` first (seed order: `key is null`, `namespace invalid`), then the shape. */
+const AdminSaveBody = Type.Object(
+  { key: Type.String({ ...NamespaceName, description: 'The namespace, e.g. `/demo`.', ...onError({ error: 'NAMESPACE_INVALID', empty: 'KEY_IS_NULL' }) }), ...SettingFields },
+  { additionalProperties: false, ...checkOrder({ order: ['key', '*'] }) },
 );
-const validSave = compileValidator(NamespaceSaveBody);
 
-/**
- * A PEM block. Checked because node-apn takes any other string for a file *path*: a tenant must not
- * make a worker read files of its host by naming one as its certificate.
- */
-const PEM_PATTERN = /^\s*-----BEGIN [A-Z0-9 ]+-----\r?\n[\s\S]*?-----END [A-Z0-9 ]+-----\s*$/;
+/** Body of `POST /api/auth/namespace/save`: `key`, when given, must be the caller's namespace. */
+export const OwnSaveBody = Type.Object(
+  { key: Type.Optional(Type.String({ description: 'The caller\'s own namespace, if given.', ...onError({ error: 'NAMESPACE_KEY_MISMATCH' }) })), ...SettingFields },
+  { additionalProperties: false, ...checkOrder({ order: ['key', '*'] }) },
+);
+export type SaveBody = Omit<Static<typeof AdminSaveBody>, 'key'>;
 
-/**
- * Validates a namespace save and stores it: `key` first (seed order: `key is null`, `namespace
- * invalid`), then the shape, then the PEM blocks. `apns_list` is merged by name in the store.
- */
-export async function saveNamespace(namespaces: NamespaceStore, body: unknown, clientIp: string): Promise<void> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HeraldError(Errors.BODY_INVALID, 'body must be a JSON object');
-  }
-  const key = (body as Record<string, unknown>)['key'];
-  if (key === undefined || key === null || key === '') throw new HeraldError(Errors.KEY_IS_NULL);
-  if (!isValidName('namespace', key)) throw new HeraldError(Errors.NAMESPACE_INVALID);
-  if (!validSave(body)) throw new HeraldError(Errors.BODY_INVALID, validSave.lastError());
-  if (body.protocol !== undefined && !isServedProtocol(body.protocol)) throw new HeraldError(Errors.PROTOCOL_UNKNOWN, JSON.stringify(body.protocol));
-  body.apns_list?.forEach((item, i) => {
-    for (const field of APNS_SECRET_FIELDS) {
-      const value = item[field];
-      if (value !== undefined && value !== '' && !PEM_PATTERN.test(value)) {
-        throw new HeraldError(Errors.BODY_INVALID, `/apns_list/${i}/${field} must be a PEM block`);
-      }
+/** Literal loopback, link-local or metadata addresses in the callbacks, unless the operator allows them. */
+function checkCallbackHosts(body: SaveBody, allowPrivate: boolean): void {
+  if (allowPrivate) return;
+  for (const field of ['connect_callback', 'disconnect_callback'] as const) {
+    const url = body[field];
+    if (url && isRefusedCallbackHost(new URL(url).hostname)) {
+      throw new HeraldError(Errors.CALLBACK_URL_INVALID, `${field}: loopback, link-local and metadata addresses are refused`);
     }
-  });
+  }
+}
+
+/** Stores a checked namespace save. `apns_list` is merged by name in the store. */
+export async function saveNamespace(namespaces: NamespaceStore, key: string, body: SaveBody, clientIp: string, allowPrivate: boolean): Promise<void> {
+  checkCallbackHosts(body, allowPrivate);
+  if (body.protocol !== undefined && !isServedProtocol(body.protocol)) throw new HeraldError(Errors.PROTOCOL_UNKNOWN, JSON.stringify(body.protocol));
   try {
-    await namespaces.save(body.key, {
+    await namespaces.save(key, {
       ...(body.name !== undefined && { name: body.name }),
       ...(body.auth_passwd !== undefined && { password: body.auth_passwd }),
       ...(body.connect_callback !== undefined && { connectCallback: body.connect_callback }),
@@ -168,39 +206,85 @@ export function publicNamespace(record: NamespaceRecord): PublicNamespace {
   };
 }
 
-/** `:key` of the clear/flush routes: URL-decoded by the router, `/` prepended when missing (the SPA sends both). */
+/** `:key` of the clean-up routes: URL-decoded by the router, with or without its leading `/` (the SPA sends both). */
+const KeyParams = Type.Object({
+  key: Type.String({
+    pattern: `^(?:/${NAME_CHARS}{0,${NAME_LIMITS.namespace - 1}}|${NAME_CHARS}{1,${NAME_LIMITS.namespace - 1}})$`,
+    description: 'The namespace, URL-encoded, with or without its `/`.',
+    ...onError({ error: 'NAMESPACE_INVALID' }),
+  }),
+});
+
 function namespaceParam(raw: string): string {
-  const nsp = raw.startsWith('/') ? raw : `/${raw}`;
-  if (!isValidName('namespace', nsp)) throw new HeraldError(Errors.NAMESPACE_INVALID);
-  return nsp;
+  return raw.startsWith('/') ? raw : `/${raw}`;
 }
 
-const NamespaceBody = Type.Object({ namespace: Type.String() }, { additionalProperties: false });
-const validNamespaceBody = compileValidator(NamespaceBody);
+/** `{namespace}` body of the clean-up routes: the namespace first, then the shape. */
+const NamespaceBody = Type.Object(
+  { namespace: Type.String({ ...NamespaceName, ...onError({ error: 'NAMESPACE_INVALID', empty: 'NAMESPACE_EMPTY' }) }) },
+  { additionalProperties: false, ...checkOrder({ order: ['namespace', '*'] }) },
+);
 
-/** `{namespace}` body of the clean-up routes. */
-function namespaceBody(body: unknown): string {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HeraldError(Errors.BODY_INVALID, 'body must be a JSON object');
-  const nsp = (body as Record<string, unknown>)['namespace'];
-  if (nsp === undefined || nsp === null || nsp === '') throw new HeraldError(Errors.NAMESPACE_EMPTY);
-  if (!isValidName('namespace', nsp)) throw new HeraldError(Errors.NAMESPACE_INVALID);
-  if (!validNamespaceBody(body)) throw new HeraldError(Errors.BODY_INVALID, validNamespaceBody.lastError());
-  return nsp;
-}
+const PublicApns = Type.Object(
+  {
+    name: Type.String(),
+    apns_env: Type.Optional(Type.String()),
+    apns_expiration: Type.Optional(Type.Integer()),
+    apns_topic: Type.Optional(Type.String()),
+    ...Object.fromEntries(APNS_SECRET_FIELDS.map((field) => [field, Type.Optional(Type.Literal(true, { description: 'Set (the secret itself is never shown).' }))])),
+    token_keyId: Type.Optional(Type.String()),
+    token_teamId: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
 
-function textParam(value: string | string[] | undefined, name: string, max: number): string | undefined {
-  if (value !== undefined && (typeof value !== 'string' || value.length > max)) {
-    throw new HeraldError(Errors.QUERY_INVALID, `${name} must be at most ${max} characters`);
-  }
-  return value;
-}
+/** A namespace as the API shows it (publicNamespace): secrets replaced by `true` when set. */
+export const PublicNamespaceSchema = Type.Object(
+  {
+    key: Type.String(),
+    name: Type.String(),
+    offline: Type.Union([Type.Literal('on'), Type.Literal('off')]),
+    connect_callback: Type.String(),
+    disconnect_callback: Type.String(),
+    auth_passwd: Type.Optional(Type.Literal(true)),
+    callback_auth: Type.Optional(Type.Literal(true)),
+    apns_list: Type.Array(PublicApns),
+    inbox_platforms: Type.Optional(Type.Array(Type.String())),
+    update_date: Type.Integer(),
+    client_ip: Type.String(),
+  },
+  { additionalProperties: true },
+);
+
+const ListEntry = Type.Composite(
+  [PublicNamespaceSchema, Type.Object({ roomCount: Type.Optional(Type.Integer()), userCount: Type.Optional(Type.Integer()), clientCount: Type.Optional(Type.Integer()) })],
+  { additionalProperties: true },
+);
+
+const ListQuery = Type.Object(
+  {
+    page: IntegerParam('page', 1, 1_000_000, 1, 'Page, from 1.'),
+    pageSize: IntegerParam('pageSize', 1, 100, 20, 'Namespaces per page.'),
+    key: TextParam('key', 100, 'Substring of the key.'),
+    name: TextParam('name', 100, 'Substring of the name.'),
+    offline: Type.Optional(
+      Type.Union([Type.Literal('on'), Type.Literal('off'), Type.Literal('all')], { default: 'all', ...onError({ detail: 'offline must be on, off or all' }) }),
+    ),
+    online: FlagParam('online', 'Add roomCount, userCount and clientCount.'),
+  },
+  { additionalProperties: false },
+);
+
+const Deleted = Type.Object({ deletedKeys: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+const admin = { tags: ['namespaces'], security: [{ admin: [] }] };
 
 /**
  * The operators' namespace routes (seed 002 routes 11–16): save, list, and the clean-ups. Every
  * clean-up requires the namespace to be `offline: on` first, so that no client or push changes its
  * data meanwhile.
  */
-export function adminNamespaceRoutes({ app, namespaces, online, redis, keys, legacyClientHours }: AdminNamespaceRouteContext): void {
+export function adminNamespaceRoutes({ app: plain, namespaces, online, redis, keys, legacyClientHours, allowPrivateCallbacks }: AdminNamespaceRouteContext): void {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const cleanup = new NamespaceCleanup(redis, keys);
 
   /** The namespace, which must exist and be offline. */
@@ -223,72 +307,108 @@ export function adminNamespaceRoutes({ app, namespaces, online, redis, keys, leg
     return { deletedKeys: deletedKeys + (await namespaces.remove(nsp)) };
   }
 
-  app.post('/api/admin/namespace/save', async (request) => {
-    await saveNamespace(namespaces, request.body, request.ip);
-    return {};
-  });
+  app.post(
+    '/api/admin/namespace/save',
+    { schema: { ...admin, summary: 'Create or change a namespace', body: AdminSaveBody, response: answers(Empty, { body: true }) } },
+    async (request) => {
+      const { key, ...settings } = request.body;
+      await saveNamespace(namespaces, key, settings, request.ip, allowPrivateCallbacks);
+      return {};
+    },
+  );
 
-  app.post('/api/admin/login', async () => ({}));
+  app.post('/api/admin/login', { schema: { ...admin, summary: 'Check the operator credentials', response: answers(Empty) } }, async () => ({}));
 
-  app.get('/api/admin/namespace/list', async (request) => {
-    const query = readQuery(request.query, ['page', 'pageSize', 'key', 'name', 'offline', 'online']);
-    const page = integerParam(query['page'], 'page', 1, 1_000_000, 1);
-    const pageSize = integerParam(query['pageSize'], 'pageSize', 1, 100, 20);
-    const key = textParam(query['key'], 'key', 100);
-    const name = textParam(query['name'], 'name', 100);
-    const offline = query['offline'] ?? 'all';
-    if (offline !== 'on' && offline !== 'off' && offline !== 'all') throw new HeraldError(Errors.QUERY_INVALID, 'offline must be on, off or all');
-    const withOnline = flagParam(query['online'], 'online');
-
-    const start = (page - 1) * pageSize;
-    const selected: NamespaceRecord[] = [];
-    let total = 0;
-    for await (const records of namespaces.pages()) {
-      for (const record of records) {
-        if (key !== undefined && !record.key.includes(key)) continue;
-        if (name !== undefined && !record.name.includes(name)) continue;
-        if (offline !== 'all' && record.offline !== (offline === 'on')) continue;
-        if (total >= start && selected.length < pageSize) selected.push(record);
-        total++;
+  app.get(
+    '/api/admin/namespace/list',
+    { schema: { ...admin, summary: 'List the namespaces', querystring: ListQuery, response: answers(Type.Object({ list: Type.Array(ListEntry), total: Type.Integer() })) } },
+    async (request) => {
+      const { page = 1, pageSize = 20, key, name, offline = 'all', online: withOnline = false } = request.query;
+      const start = (page - 1) * pageSize;
+      const selected: NamespaceRecord[] = [];
+      let total = 0;
+      for await (const records of namespaces.pages()) {
+        for (const record of records) {
+          if (key !== undefined && !record.key.includes(key)) continue;
+          if (name !== undefined && !record.name.includes(name)) continue;
+          if (offline !== 'all' && record.offline !== (offline === 'on')) continue;
+          if (total >= start && selected.length < pageSize) selected.push(record);
+          total++;
+        }
       }
-    }
-    const list = await Promise.all(
-      selected.map(async (record) => {
-        const entry = publicNamespace(record);
-        if (!withOnline) return entry;
-        const { roomCount, userCount, clientCount } = await online.namespace(record.key, false);
-        return { ...entry, roomCount, userCount, clientCount };
-      }),
-    );
-    return { list, total };
-  });
+      const list = await Promise.all(
+        selected.map(async (record) => {
+          const entry = publicNamespace(record);
+          if (!withOnline) return entry;
+          const { roomCount, userCount, clientCount } = await online.namespace(record.key, false);
+          return { ...entry, roomCount, userCount, clientCount };
+        }),
+      );
+      return { list, total };
+    },
+  );
 
-  app.get<{ Params: { key: string } }>('/api/admin/namespace/clear/:key', async (request) => {
-    readQuery(request.query, []);
-    return clear(namespaceParam(request.params.key));
-  });
+  const byKey = { params: KeyParams, response: answers(Deleted) };
+  app.get(
+    '/api/admin/namespace/clear/:key',
+    { schema: { ...admin, ...byKey, summary: 'Delete the data of an offline namespace, keep its settings', querystring: NoQuery } },
+    async (request) => clear(namespaceParam(request.params.key)),
+  );
 
-  app.get<{ Params: { key: string } }>('/api/admin/namespace/flush/:key', async (request) => {
-    readQuery(request.query, []);
-    return flush(namespaceParam(request.params.key));
-  });
+  app.get(
+    '/api/admin/namespace/flush/:key',
+    { schema: { ...admin, ...byKey, summary: 'Delete an offline namespace and its data', querystring: NoQuery } },
+    async (request) => flush(namespaceParam(request.params.key)),
+  );
 
   // The seed's first form, which the README documents (its `'true' === true` never flushed).
-  app.get<{ Params: { key: string } }>('/api/admin/namespace/del/:key', async (request) => {
-    const query = readQuery(request.query, ['flushAll']);
-    const nsp = namespaceParam(request.params.key);
-    return flagParam(query['flushAll'], 'flushAll') ? flush(nsp) : clear(nsp);
-  });
+  app.get(
+    '/api/admin/namespace/del/:key',
+    {
+      schema: {
+        ...admin,
+        ...byKey,
+        summary: 'clear, or flush with flushAll=true',
+        querystring: Type.Object({ flushAll: FlagParam('flushAll', 'Flush instead of clear.') }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const nsp = namespaceParam(request.params.key);
+      return request.query.flushAll ? flush(nsp) : clear(nsp);
+    },
+  );
 
-  app.post('/api/admin/namespace/clear-realtime-data', async (request) => {
-    const nsp = namespaceBody(request.body);
-    await offlineNamespace(nsp);
-    return { clientCount: await cleanup.clearRealtimeData(nsp) };
-  });
+  app.post(
+    '/api/admin/namespace/clear-realtime-data',
+    {
+      schema: {
+        ...admin,
+        summary: 'Take every client of an offline namespace offline',
+        body: NamespaceBody,
+        response: answers(Type.Object({ clientCount: Type.Integer({ minimum: 0 }) }, { additionalProperties: false }), { body: true }),
+      },
+    },
+    async (request) => {
+      const nsp = request.body.namespace;
+      await offlineNamespace(nsp);
+      return { clientCount: await cleanup.clearRealtimeData(nsp) };
+    },
+  );
 
-  app.post('/api/admin/clear-legacy-client', async (request) => {
-    const nsp = namespaceBody(request.body);
-    await offlineNamespace(nsp);
-    return cleanup.clearLegacyClients(nsp, Date.now() - legacyClientHours * 3_600_000);
-  });
+  app.post(
+    '/api/admin/clear-legacy-client',
+    {
+      schema: {
+        ...admin,
+        summary: 'Remove the clients of an offline namespace not seen for HERALD_LEGACY_CLIENT_HOURS',
+        body: NamespaceBody,
+        response: answers(Type.Array(Type.String(), { description: 'The removed clientIds, oldest first.' }), { body: true }),
+      },
+    },
+    async (request) => {
+      const nsp = request.body.namespace;
+      await offlineNamespace(nsp);
+      return cleanup.clearLegacyClients(nsp, Date.now() - legacyClientHours * 3_600_000);
+    },
+  );
 }

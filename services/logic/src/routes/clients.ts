@@ -1,47 +1,51 @@
-import { Errors, HeraldError, parseFlag } from '@herald/protocol';
-import { CLIENT_SETTINGS, type ClientSettings, type ClientStore } from '@herald/store';
+import { ClientSettingFields, Errors, HeraldError, checkOrder, onError, parseFlag } from '@herald/protocol';
+import type { ClientSettings, ClientStore } from '@herald/store';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import type { AuthRouteContext } from './context';
+import { answers } from './responses';
 
-const LIMITS: Record<(typeof CLIENT_SETTINGS)[number], number> = { device_token: 512, mobile: 32, system: 128, leaveMessage: 5 };
+/** A clientId as a route takes it: anything longer is no client of Herald's. */
+const ClientId = Type.String({ minLength: 1, maxLength: 400, description: 'The clientId, `<namespace>#<userid>#<platform>-<uuid>`.', ...onError({ error: 'CLIENT_NOT_FOUND' }) });
+
+/** `POST /api/auth/client`: the client, then the settings the socket `info` event takes too (libs/protocol client-settings.ts). */
+const ClientBody = Type.Object({ id: ClientId, ...ClientSettingFields }, { additionalProperties: false, ...checkOrder({ order: ['*', 'id'], unknown: 'UNKNOWN_FIELD' }) });
+
+/** The client's record (`userid`, `platform`, connect and disconnect times, settings …), or `{}` after a change. */
+const ClientRecord = Type.Record(Type.String(), Type.String());
 
 /** The record of a client of `namespace`, or CLIENT_NOT_FOUND: a namespace sees only its own clients. */
-async function ownClient(clients: ClientStore, namespace: string, id: unknown): Promise<Record<string, string>> {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 400) throw new HeraldError(Errors.CLIENT_NOT_FOUND);
+async function ownClient(clients: ClientStore, namespace: string, id: string): Promise<Record<string, string>> {
   const record = await clients.record(id);
   if (record['namespace'] !== namespace) throw new HeraldError(Errors.CLIENT_NOT_FOUND);
   return clients.publicRecord(id);
 }
 
+const auth = { tags: ['clients'], security: [{ namespace: [] }] };
+
 /**
  * One client of the caller's namespace (seed 002 route 6; the README's GET form too). The seed let
  * any namespace read any client; Herald answers `client not found` for another namespace's client.
  */
-export function clientRoutes({ app, clients }: AuthRouteContext): void {
-  app.get<{ Params: { id: string } }>('/api/auth/client/:id', async (request) => {
-    return ownClient(clients, request.namespace!.key, request.params.id);
-  });
+export function clientRoutes({ app: plain, clients }: AuthRouteContext): void {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
 
-  app.post('/api/auth/client', async (request) => {
-    const body = request.body;
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HeraldError(Errors.BODY_INVALID, 'body must be a JSON object');
-    const { id, ...rest } = body as Record<string, unknown>;
-    const record = await ownClient(clients, request.namespace!.key, id);
-    const settings: ClientSettings = {};
-    for (const [key, value] of Object.entries(rest)) {
-      if (!(CLIENT_SETTINGS as readonly string[]).includes(key)) throw new HeraldError(Errors.UNKNOWN_FIELD, key.slice(0, 64));
-      const field = key as (typeof CLIENT_SETTINGS)[number];
-      if (field === 'leaveMessage') {
-        const flag = parseFlag(value);
-        if (flag === undefined) throw new HeraldError(Errors.LEAVE_MESSAGE_INVALID);
-        settings.leaveMessage = String(flag);
-      } else if (typeof value !== 'string' || value.length > LIMITS[field]) {
-        throw new HeraldError(Errors.BODY_INVALID, `${field} must be a string of at most ${LIMITS[field]} characters`);
-      } else {
-        settings[field] = value;
-      }
-    }
-    if (Object.keys(settings).length === 0) return record;
-    await clients.updateSettings(id as string, settings);
-    return {};
-  });
+  app.get(
+    '/api/auth/client/:id',
+    { schema: { ...auth, summary: 'One client of the namespace', params: Type.Object({ id: ClientId }), response: answers(ClientRecord) } },
+    async (request) => ownClient(clients, request.namespace!.key, request.params.id),
+  );
+
+  app.post(
+    '/api/auth/client',
+    { schema: { ...auth, summary: 'Set the settings of a client, or read it', body: ClientBody, response: answers(ClientRecord, { body: true }) } },
+    async (request) => {
+      const { id, leaveMessage, ...texts } = request.body;
+      const record = await ownClient(clients, request.namespace!.key, id);
+      const settings: ClientSettings = { ...texts, ...(leaveMessage !== undefined && { leaveMessage: String(parseFlag(leaveMessage)) }) };
+      if (Object.keys(settings).length === 0) return record;
+      await clients.updateSettings(id, settings);
+      return {};
+    },
+  );
 }

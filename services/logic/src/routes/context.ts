@@ -17,6 +17,8 @@ export interface AuthRouteContext {
   readonly failures: AuthFailures;
   /** HERALD_IDEMPOTENCY_TTL_S and HERALD_PUSH_BATCH_MAX. */
   readonly pushLimits: { readonly idempotencyTtlS: number; readonly batchMax: number };
+  /** `HERALD_CALLBACK_ALLOW_PRIVATE`: callbacks may name loopback and link-local addresses. */
+  readonly allowPrivateCallbacks: boolean;
 }
 
 /** What a route module of `/api/admin/*` gets. */
@@ -32,4 +34,6 @@ export interface AdminNamespaceRouteContext extends AdminRouteContext {
   readonly keys: Keys;
   /** `HERALD_LEGACY_CLIENT_HOURS`: clients not seen for this long are legacy. */
   readonly legacyClientHours: number;
+  /** `HERALD_CALLBACK_ALLOW_PRIVATE`: callbacks may name loopback and link-local addresses. */
+  readonly allowPrivateCallbacks: boolean;
 }

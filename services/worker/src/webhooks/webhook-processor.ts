@@ -30,6 +30,8 @@ export interface WebhookProcessorDeps {
   readonly keyPrefix: string;
   readonly logger: Logger;
   readonly timeoutMs: number;
+  /** HERALD_CALLBACK_ALLOW_PRIVATE: callbacks may go to loopback and link-local addresses. */
+  readonly allowPrivate: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export class WebhookProcessor {
       headers,
       body: { query: data.query },
       timeoutMs: this.deps.timeoutMs,
+      allowPrivate: this.deps.allowPrivate,
     });
     return { outcome: 'delivered', status };
   }

@@ -1,3 +1,4 @@
+import { isRefusedCallbackUrl } from '@herald/protocol';
 import { UnrecoverableError } from 'bullmq';
 
 /** One outgoing webhook request, ready to send. */
@@ -8,6 +9,8 @@ export interface WebhookRequest {
   readonly body: unknown;
   /** Covers the whole exchange: connect, send, response head. */
   readonly timeoutMs: number;
+  /** HERALD_CALLBACK_ALLOW_PRIVATE: the URL may resolve to a loopback or link-local address. */
+  readonly allowPrivate: boolean;
 }
 
 /**
@@ -88,6 +91,10 @@ export async function sendWebhook(request: WebhookRequest): Promise<number> {
   } catch {
     // A header value that HTTP cannot carry (e.g. a line break in callback_auth) never will.
     throw new UnrecoverableError('invalid header value');
+  }
+  // A tenant must not reach Herald's own host or the cloud metadata service through its callback.
+  if (!request.allowPrivate && (await isRefusedCallbackUrl(request.url.href))) {
+    throw new UnrecoverableError('callback address refused (loopback, link-local or metadata; HERALD_CALLBACK_ALLOW_PRIVATE)');
   }
   let response: Response;
   try {

@@ -2,14 +2,16 @@ import type { Logger } from '@herald/log';
 import {
   Errors,
   HeraldError,
+  InfoPayload,
   OK_ACK,
   RoomName,
+  compileRequestCheck,
   compileValidator,
   parseFlag,
   validatePushRequest,
   type EventAck,
 } from '@herald/protocol';
-import { CLIENT_SETTINGS, type ClientSettings } from '@herald/store';
+import type { ClientSettings } from '@herald/store';
 import { Type } from '@sinclair/typebox';
 import type { CoreServices } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
@@ -18,8 +20,6 @@ export type ClientEventsContext = Pick<CoreServices, 'clients' | 'push' | 'names
 
 const Rooms = Type.Union([RoomName, Type.Array(RoomName, { maxItems: 100 })]);
 const validApns = compileValidator(Type.Object({ add: Type.Optional(Rooms), remove: Type.Optional(Rooms) }, { additionalProperties: false }));
-
-const SETTING_LIMITS: Record<(typeof CLIENT_SETTINGS)[number], number> = { device_token: 512, mobile: 32, system: 128, leaveMessage: 5 };
 
 function failure(error: unknown, logger: Logger): EventAck {
   if (error instanceof HeraldError) return { status: error.status, msg: error.message };
@@ -38,25 +38,19 @@ function asList(value: string | string[] | undefined): string[] {
   return value === undefined ? [] : typeof value === 'string' ? [value] : value;
 }
 
-/** Checks an `info` write: only the four settings, each a short string (leaveMessage a flag). */
+const checkInfo = compileRequestCheck(InfoPayload, 'body');
+
+/** Checks an `info` write with the schema `POST /api/auth/client` uses: only the settings, each bounded. */
 function settingsOf(data: Record<string, unknown>): ClientSettings {
-  const settings: ClientSettings = {};
-  for (const [key, value] of Object.entries(data)) {
-    if (key === 'clientId') continue;
-    if (!(CLIENT_SETTINGS as readonly string[]).includes(key)) throw new HeraldError(Errors.INFO_INVALID, `unknown field ${key.slice(0, 64)}`);
-    const field = key as (typeof CLIENT_SETTINGS)[number];
-    if (field === 'leaveMessage') {
-      const flag = parseFlag(value);
-      if (flag === undefined) throw new HeraldError(Errors.INFO_INVALID, 'leaveMessage must be boolean');
-      settings.leaveMessage = String(flag);
-    } else {
-      if (typeof value !== 'string' || value.length > SETTING_LIMITS[field] || /[\u0000-\u001f]/.test(value)) {
-        throw new HeraldError(Errors.INFO_INVALID, `${field} must be a string of at most ${SETTING_LIMITS[field]} characters`);
-      }
-      settings[field] = value;
-    }
+  const checked = checkInfo(data);
+  if ('error' in checked) {
+    const { code, detail } = checked.error;
+    if (code === Errors.UNKNOWN_FIELD.code) throw new HeraldError(Errors.INFO_INVALID, `unknown field ${detail}`);
+    if (code === Errors.LEAVE_MESSAGE_INVALID.code) throw new HeraldError(Errors.INFO_INVALID, 'leaveMessage must be boolean');
+    throw new HeraldError(Errors.INFO_INVALID, detail);
   }
-  return settings;
+  const { clientId: _own, leaveMessage, ...texts } = checked.value;
+  return { ...texts, ...(leaveMessage !== undefined && { leaveMessage: String(parseFlag(leaveMessage)) }) };
 }
 
 /**

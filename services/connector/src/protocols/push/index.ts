@@ -24,6 +24,7 @@ async function admit(socket: HeraldSocket, record: NamespaceSettings, options: A
     cookie: socket.handshake.headers.cookie,
     authorization: record.callbackAuth,
     timeoutMs: options.callbackTimeoutMs,
+    allowPrivate: options.callbackAllowPrivate,
   });
   // The callback authenticates the user: the clientId is built from the user it names, never from
   // the handshake's `userid` (the seed kept the handshake's, so a valid token with another user's
