@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, validatePushRequest } from '@herald/protocol';
+import { Errors, HeraldError, PushBody, validatePushRequest } from '@herald/protocol';
 import type { PushService } from '@herald/push';
 import type { MessageStore, MessageTimeline, NamespaceStore } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
-import { DigitsField, NamespaceQueryField, boundedInteger, namedNamespace, queryReader } from './admin-query';
+import { DigitsField, NamespaceQueryField, boundedInteger, consoleRoute, namedNamespace, queryReader } from './admin-query';
 
 /** What the admin console's message routes get. */
 export interface AdminMessageRouteContext {
@@ -18,11 +18,12 @@ export interface AdminMessageRouteContext {
 const ACK_DETAIL_LIMIT = 1000;
 
 const Flag = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
-const readNamespaceQuery = queryReader(Type.Object({ namespace: NamespaceQueryField }, { additionalProperties: false }));
-const readHistoryQuery = queryReader(
-  Type.Object({ namespace: NamespaceQueryField, page: Type.Optional(DigitsField), size: Type.Optional(DigitsField) }, { additionalProperties: false }),
-);
-const readReportQuery = queryReader(Type.Object({ namespace: NamespaceQueryField, ackDetail: Type.Optional(Flag) }, { additionalProperties: false }));
+const NamespaceQuery = Type.Object({ namespace: NamespaceQueryField }, { additionalProperties: false });
+const HistoryQuery = Type.Object({ namespace: NamespaceQueryField, page: Type.Optional(DigitsField), size: Type.Optional(DigitsField) }, { additionalProperties: false });
+const ReportQuery = Type.Object({ namespace: NamespaceQueryField, ackDetail: Type.Optional(Flag) }, { additionalProperties: false });
+const readNamespaceQuery = queryReader(NamespaceQuery);
+const readHistoryQuery = queryReader(HistoryQuery);
+const readReportQuery = queryReader(ReportQuery);
 
 /** `:id` of a message: a positive integer, else the seed's "this id not exists". */
 function messageId(raw: string): number {
@@ -36,7 +37,7 @@ function messageId(raw: string): number {
  * `?namespace=`; the admin credentials stand for the namespace's own.
  */
 export function adminMessageRoutes({ app, namespaces, push, messages, timeline }: AdminMessageRouteContext): void {
-  app.post('/api/admin/push', async (request) => {
+  app.post('/api/admin/push', consoleRoute('Push to a namespace on its behalf (the report names `from: admin`)', { querystring: NamespaceQuery, body: PushBody }), async (request) => {
     const { namespace } = readNamespaceQuery(request.query);
     const settings = await namedNamespace(namespaces, namespace);
     const body = validatePushRequest(request.body, settings.offline);
@@ -44,7 +45,7 @@ export function adminMessageRoutes({ app, namespaces, push, messages, timeline }
     return push.push(settings.key, body, 'admin');
   });
 
-  app.get('/api/admin/report/push', async (request) => {
+  app.get('/api/admin/report/push', consoleRoute("A namespace's push history with its reports", { querystring: HistoryQuery }), async (request) => {
     const query = readHistoryQuery(request.query);
     const settings = await namedNamespace(namespaces, query.namespace);
     const page = boundedInteger(query.page, 'page', 1, 1000, 1);
@@ -52,7 +53,7 @@ export function adminMessageRoutes({ app, namespaces, push, messages, timeline }
     return messages.history(settings.key, page, size);
   });
 
-  app.get<{ Params: { id: string } }>('/api/admin/report/push/:id', async (request) => {
+  app.get<{ Params: { id: string } }>('/api/admin/report/push/:id', consoleRoute('One push report, with ack details on request', { querystring: ReportQuery }), async (request) => {
     const query = readReportQuery(request.query);
     const settings = await namedNamespace(namespaces, query.namespace);
     const id = messageId(request.params.id);
@@ -71,7 +72,7 @@ export function adminMessageRoutes({ app, namespaces, push, messages, timeline }
     };
   });
 
-  app.get<{ Params: { id: string } }>('/api/admin/report/push/:id/timeline', async (request) => {
+  app.get<{ Params: { id: string } }>('/api/admin/report/push/:id/timeline', consoleRoute("One message's delivery timeline", { querystring: NamespaceQuery }), async (request) => {
     const { namespace } = readNamespaceQuery(request.query);
     const settings = await namedNamespace(namespaces, namespace);
     const id = messageId(request.params.id);

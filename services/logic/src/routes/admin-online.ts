@@ -1,12 +1,13 @@
 import { Type } from '@sinclair/typebox';
 import type { NamespaceStore, OnlineReport } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
-import { NamespaceQueryField, namedNamespace, queryReader } from './admin-query';
+import { NamespaceQueryField, consoleRoute, namedNamespace, queryReader } from './admin-query';
 
 /** Rooms detailed by `GET /api/admin/namespace/online` (the console's table): the first ones by name. */
 export const ONLINE_ROOMS_SHOWN = 100;
 
-const readQuery = queryReader(Type.Object({ namespace: NamespaceQueryField }, { additionalProperties: false }));
+const OnlineQuery = Type.Object({ namespace: NamespaceQueryField }, { additionalProperties: false });
+const readQuery = queryReader(OnlineQuery);
 
 /**
  * `GET /api/admin/namespace/online?namespace=/demo`: one namespace's online figures for the console —
@@ -14,7 +15,7 @@ const readQuery = queryReader(Type.Object({ namespace: NamespaceQueryField }, { 
  * (the first {@link ONLINE_ROOMS_SHOWN} by name) with its counts per platform.
  */
 export function adminOnlineRoutes({ app, namespaces, online }: { readonly app: FastifyInstance; readonly namespaces: NamespaceStore; readonly online: OnlineReport }): void {
-  app.get('/api/admin/namespace/online', async (request) => {
+  app.get('/api/admin/namespace/online', consoleRoute("One namespace's online figures: clients by platform and its online rooms", { querystring: OnlineQuery }), async (request) => {
     const { namespace } = readQuery(request.query);
     const nsp = (await namedNamespace(namespaces, namespace)).key;
     const [counts, platforms, rooms] = await Promise.all([online.namespace(nsp, false), online.platforms(nsp), online.onlineRooms(nsp)]);

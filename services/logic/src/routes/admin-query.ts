@@ -1,6 +1,8 @@
 import { Type, type TObject, type Static } from '@sinclair/typebox';
 import { Errors, HeraldError, compileValidator, isValidName } from '@herald/protocol';
 import type { NamespaceSettings, NamespaceStore } from '@herald/store';
+import type { FastifySchemaCompiler } from 'fastify';
+import { answers } from './responses';
 
 /** `?namespace=/demo` of the admin console's routes: a namespace name, once. */
 export const NamespaceQueryField = Type.String({ minLength: 1, maxLength: 64 });
@@ -35,4 +37,18 @@ export function boundedInteger(value: string | undefined, name: string, min: num
   const n = Number(value);
   if (n < min || n > max) throw new HeraldError(Errors.QUERY_INVALID, `${name} must be an integer from ${min} to ${max}`);
   return n;
+}
+
+/**
+ * Route options of an admin console route: its schemas go into the OpenAPI document (tags, admin
+ * security, query and body, every catalogue error) while the input is checked in the handler by the
+ * same schemas (queryReader, compileValidator), which answer QUERY_INVALID / BODY_INVALID naming the
+ * field as the console expects.
+ */
+export function consoleRoute(summary: string, schemas: { querystring?: TObject; body?: TObject } = {}) {
+  const documentedOnly: FastifySchemaCompiler<unknown> = () => () => true;
+  return {
+    schema: { tags: ['console'], security: [{ admin: [] }], summary, ...schemas, response: answers(Type.Any(), { body: schemas.body !== undefined }) },
+    validatorCompiler: documentedOnly,
+  };
 }

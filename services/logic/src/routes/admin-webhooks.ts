@@ -3,7 +3,7 @@ import { Errors, HeraldError, compileValidator } from '@herald/protocol';
 import { readDeadLetters, type WebhookQueue } from '@herald/queues';
 import type { RedisClient } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
-import { DigitsField, boundedInteger, queryReader } from './admin-query';
+import { DigitsField, boundedInteger, consoleRoute, queryReader } from './admin-query';
 
 /** What the dead-letter routes get. */
 export interface AdminWebhookRouteContext {
@@ -14,7 +14,8 @@ export interface AdminWebhookRouteContext {
   readonly webhooks: WebhookQueue;
 }
 
-const readListQuery = queryReader(Type.Object({ count: Type.Optional(DigitsField) }, { additionalProperties: false }));
+const ListQuery = Type.Object({ count: Type.Optional(DigitsField) }, { additionalProperties: false });
+const readListQuery = queryReader(ListQuery);
 const ReplayBody = Type.Object({ jobId: Type.String({ minLength: 1, maxLength: 512 }) }, { additionalProperties: false });
 const validReplay = compileValidator(ReplayBody);
 
@@ -23,7 +24,7 @@ const validReplay = compileValidator(ReplayBody);
  * and the replay of one — its failed job goes back to the queue for a fresh round of attempts.
  */
 export function adminWebhookRoutes({ app, redis, keyPrefix, webhooks }: AdminWebhookRouteContext): void {
-  app.get('/api/admin/webhooks/dead', async (request) => {
+  app.get('/api/admin/webhooks/dead', consoleRoute('Webhook dead letters, newest first, with their job state', { querystring: ListQuery }), async (request) => {
     const query = readListQuery(request.query);
     const count = boundedInteger(query.count, 'count', 1, 1000, 100);
     const letters = await readDeadLetters(redis, keyPrefix, count);
@@ -32,7 +33,7 @@ export function adminWebhookRoutes({ app, redis, keyPrefix, webhooks }: AdminWeb
     return { list: letters.map((letter, i) => ({ ...letter, state: states[i] === 'unknown' ? 'gone' : states[i] })) };
   });
 
-  app.post('/api/admin/webhooks/dead/replay', async (request) => {
+  app.post('/api/admin/webhooks/dead/replay', consoleRoute('Send a dead letter again: its failed job gets a fresh round of attempts', { body: ReplayBody }), async (request) => {
     const body = request.body;
     if (!validReplay(body)) throw new HeraldError(Errors.BODY_INVALID, validReplay.lastError());
     const job = await webhooks.bull.getJob(body.jobId);
