@@ -21,7 +21,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io } from 'socket.io-client';
-import type { PushMessage } from '@herald/protocol';
+import type { PushMessage } from '@herald/wire';
 import { freePort, startRedis, until, type TestRedis } from '@herald/test-support';
 import { basic, emitWithAck, type TestSocket } from './support/clients';
 import { cleanEnv } from './support/env';

@@ -11,7 +11,7 @@
 import { Redis } from 'ioredis';
 import { Keys } from '@herald/store';
 import { startService, until, type ServiceProcess } from '@herald/test-support';
-import type { OkPayload } from '@herald/protocol';
+import type { OkPayload } from '@herald/wire';
 import { basic, connectClient, connectError, emitWithAck, type Recorded } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
 

@@ -1,5 +1,5 @@
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, EventAck, OkPayload, ServerToClientEvents } from '@herald/protocol';
+import type { ClientToServerEvents, EventAck, OkPayload, ServerToClientEvents } from '@herald/wire';
 // socket.io-client@2 (Engine.IO 3), installed under an alias beside v4; it ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ioV2: (url: string, options: object) => unknown = require('socket.io-client-v2');

@@ -1,4 +1,4 @@
-import type { Platform } from '@herald/protocol';
+import type { Platform } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import type { Scripts } from './scripts';

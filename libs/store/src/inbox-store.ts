@@ -1,4 +1,4 @@
-import { publicPushData, type PushMessage } from '@herald/protocol';
+import { publicPushData, type PushMessage } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import type { Scripts } from './scripts';

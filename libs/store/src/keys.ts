@@ -1,5 +1,5 @@
 import type { RedisTarget } from '@herald/config';
-import type { Platform } from '@herald/protocol';
+import type { Platform } from '@herald/wire';
 
 export interface KeysOptions {
   /**

@@ -1,4 +1,4 @@
-import { PLATFORMS, type Platform, type PushRequest } from '@herald/protocol';
+import { PLATFORMS, type Platform, type PushRequest } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import type { Scripts } from './scripts';

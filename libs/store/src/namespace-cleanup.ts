@@ -1,4 +1,4 @@
-import { PLATFORMS, isPlatform, userRoom, type Platform } from '@herald/protocol';
+import { PLATFORMS, isPlatform, userRoom, type Platform } from '@herald/wire';
 import { Cluster } from 'ioredis';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';

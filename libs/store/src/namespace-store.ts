@@ -1,4 +1,4 @@
-import { PROTOCOL_NAMES, isPlatform, type Platform, type ProtocolName } from '@herald/protocol';
+import { PROTOCOL_NAMES, isPlatform, type Platform, type ProtocolName } from '@herald/wire';
 import { hashPassword } from './password';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';

@@ -1,4 +1,4 @@
-import { PLATFORMS, USER_ROOM_PREFIX } from '@herald/protocol';
+import { PLATFORMS, USER_ROOM_PREFIX } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { pipelineBySlot } from './slot-pipeline';

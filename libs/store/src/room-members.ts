@@ -1,4 +1,4 @@
-import { PLATFORMS, USER_ROOM_PREFIX, type Platform } from '@herald/protocol';
+import { PLATFORMS, USER_ROOM_PREFIX, type Platform } from '@herald/wire';
 import type { ClientSettings } from './client-store';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
-import { validatePushRequest, type Platform } from '@herald/protocol';
+import { validatePushRequest, type Platform } from '@herald/wire';
 import { ClientStore, Keys, MessageStore, NamespaceCleanup, NamespaceStore, RoomStore, Scripts } from '../src';
 
 let server: TestRedis;

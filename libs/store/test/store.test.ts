@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
-import { validatePushRequest } from '@herald/protocol';
-import { PLATFORMS } from '@herald/protocol';
+import { validatePushRequest } from '@herald/wire';
+import { PLATFORMS } from '@herald/wire';
 import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 

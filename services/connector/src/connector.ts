@@ -6,8 +6,8 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { metrics, metricsOptions, serveMetrics } from '@herald/metrics';
-import { userRoom } from '@herald/protocol';
-import { ConnectorBus, PushService } from '@herald/push';
+import { userRoom } from '@herald/wire';
+import { ConnectorBus, PushService } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
 import {

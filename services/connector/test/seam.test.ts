@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVED_PROTOCOLS } from '@herald/protocol';
+import { SERVED_PROTOCOLS } from '@herald/wire';
 import { defaultRegistry } from '../src/protocols/registry';
 
 const CORE = join(__dirname, '..', 'src', 'core');

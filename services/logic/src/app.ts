@@ -1,7 +1,7 @@
 import type { LogicConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { metrics, metricsOptions } from '@herald/metrics';
-import { ConnectorBus, PushService } from '@herald/push';
+import { ConnectorBus, PushService } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import {
   ClientStore,

@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { Errors, HeraldError } from '@herald/protocol';
+import { Errors, HeraldError } from '@herald/wire';
 import type { FastifyInstance } from 'fastify';
 
 /** Where the console's files are: committed as they are served, no build step (docs/console.md). */

@@ -15,7 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PLATFORMS, type Platform } from '@herald/protocol';
+import { PLATFORMS, type Platform } from '@herald/wire';
 import { ClientStore, Keys, RoomStore, Scripts } from '@herald/store';
 import { startTestApp, type TestApp } from './support/test-app';
 

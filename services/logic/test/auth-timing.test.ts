@@ -5,7 +5,7 @@
  * machine. The spread (slowest median / fastest median) must stay under SPREAD_LIMIT; the same
  * statistic is run on a plain `===` as a control, and must catch it, so the test can fail.
  */
-import { Errors, HeraldError } from '@herald/protocol';
+import { Errors, HeraldError } from '@herald/wire';
 import { safeEqual, authenticateAdmin } from '../src/plugins/auth';
 import { startTestApp, type TestApp } from './support/test-app';
 import type { FastifyRequest } from 'fastify';

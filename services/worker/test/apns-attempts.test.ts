@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@herald/config';
 import { createLogger } from '@herald/log';
-import { validatePushRequest } from '@herald/protocol';
+import { validatePushRequest } from '@herald/wire';
 import { ApnsQueue, QUEUES, apnsJobId } from '@herald/queues';
 import { Keys, MessageStore, NamespaceStore, Scripts } from '@herald/store';
 import { startApnsMock, startRedis, until, type ApnsMock, type TestRedis } from '@herald/test-support';

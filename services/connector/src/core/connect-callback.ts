@@ -1,4 +1,4 @@
-import { Errors, HeraldError, isRefusedCallbackUrl, isValidName } from '@herald/protocol';
+import { Errors, HeraldError, isRefusedCallbackUrl, isValidName } from '@herald/wire';
 import type { ParsedUrlQuery } from 'node:querystring';
 import { stringify } from 'node:querystring';
 

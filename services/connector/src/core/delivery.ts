@@ -1,5 +1,5 @@
 import { metrics } from '@herald/metrics';
-import { userRoom, type Envelope } from '@herald/protocol';
+import { userRoom, type Envelope } from '@herald/wire';
 import type { Acks } from './acks';
 import type { Protocol } from './protocol';
 import type { ReportBatcher } from './report-batcher';

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { DEFAULT_PROTOCOL, Errors, HeraldError } from '@herald/protocol';
+import { DEFAULT_PROTOCOL, Errors, HeraldError } from '@herald/wire';
 import type { NamespaceStore } from '@herald/store';
 import type { ExtendedError } from 'socket.io';
 import type { Eviction } from './eviction';

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import type { ClientStore, ConnectorClaim, ConnectorRegistry, RoomStore } from '@herald/store';
-import { isPlatform, userRoom } from '@herald/protocol';
+import { isPlatform, userRoom } from '@herald/wire';
 
 /** Beats a connector may miss before it is dead (docs/reliability.md, "Heartbeat and reaper"). */
 export const SILENT_BEATS = 3;

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
-import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/protocol';
-import type { PushService } from '@herald/push';
+import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/wire';
+import type { PushService } from '@herald/publish';
 import type { ClientStore, InboxStore, NamespaceSettings, NamespaceStore } from '@herald/store';
 import type { Acks } from './acks';
 import type { Rooms } from './rooms';
@@ -60,7 +60,7 @@ export interface CoreServices {
  * inboxes and eviction; it names no event of any protocol. A protocol says how its clients
  * authenticate, which events they send and get, how a message is written for them, what they are
  * told on connect, on presence changes, when evicted and when moved by a transfer. Its offline
- * policy lives in `@herald/protocol` (OFFLINE_POLICIES) for the worker.
+ * policy lives in `@herald/wire` (OFFLINE_POLICIES) for the worker.
  */
 export interface Protocol {
   readonly name: ProtocolName;

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import type { Platform } from '@herald/protocol';
+import type { Platform } from '@herald/wire';
 import { TIMELINE_MAX_ENTRIES, timelineUpdate, type InboxStore, type Keys, type Scripts, type StoredTimelineEntry } from '@herald/store';
 import { Fifo } from './fifo';
 

@@ -1,5 +1,5 @@
 import type { Logger } from '@herald/log';
-import { Errors, HeraldError, USER_ROOM_PREFIX } from '@herald/protocol';
+import { Errors, HeraldError, USER_ROOM_PREFIX } from '@herald/wire';
 import type { ClientStore, DisconnectReason, RoomStore } from '@herald/store';
 import type { PresenceChange } from './protocol';
 import { adapterRoom, type HeraldSocket } from './socket-data';

@@ -1,4 +1,4 @@
-import type { ClientToServerEvents, InterServerEvents, Platform, ServerToClientEvents } from '@herald/protocol';
+import type { ClientToServerEvents, InterServerEvents, Platform, ServerToClientEvents } from '@herald/wire';
 import type { DisconnectReason } from '@herald/store';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { Protocol } from './protocol';

@@ -1,5 +1,5 @@
 import type { Logger } from '@herald/log';
-import type { TransferNotice } from '@herald/protocol';
+import type { TransferNotice } from '@herald/wire';
 import type { Rooms } from './rooms';
 import { adapterRoom, type HeraldNamespace, type HeraldSocket } from './socket-data';
 

@@ -1,10 +1,10 @@
-import { SERVED_PROTOCOLS, type ProtocolName } from '@herald/protocol';
+import { SERVED_PROTOCOLS, type ProtocolName } from '@herald/wire';
 import type { Protocol } from '../core/protocol';
 import { pushProtocol } from './push';
 
 /**
  * The protocols a connector serves, by name. Adding a protocol: one folder under protocols/ that
- * exports a `Protocol`, listed here and in SERVED_PROTOCOLS (`@herald/protocol`), which logic uses
+ * exports a `Protocol`, listed here and in SERVED_PROTOCOLS (`@herald/wire`), which logic uses
  * to validate a namespace's `protocol` (docs/architecture.md).
  */
 export class ProtocolRegistry {

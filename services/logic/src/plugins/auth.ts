@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Errors, HeraldError } from '@herald/protocol';
+import { Errors, HeraldError } from '@herald/wire';
 import { verifyPassword, type Keys, type NamespaceSettings, type NamespaceStore, type RedisClient } from '@herald/store';
 import type { FastifyRequest } from 'fastify';
 

@@ -1,5 +1,5 @@
 import { metrics } from '@herald/metrics';
-import { Errors, HeraldError, type CatalogueEntry } from '@herald/protocol';
+import { Errors, HeraldError, type CatalogueEntry } from '@herald/wire';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 

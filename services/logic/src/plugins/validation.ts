@@ -1,4 +1,4 @@
-import { Errors, HeraldError, ajv, compileRequestCheck, jsonDepthExceeds, type RequestPart } from '@herald/protocol';
+import { Errors, HeraldError, ajv, compileRequestCheck, jsonDepthExceeds, type RequestPart } from '@herald/wire';
 import type { TSchema } from '@sinclair/typebox';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 
@@ -29,9 +29,9 @@ function readQuery(schema: SchemaNode, query: unknown): { value: Record<string, 
 const PARTS: Record<string, RequestPart> = { body: 'body', querystring: 'query', params: 'params' };
 
 /**
- * Every route schema is compiled with Herald's one Ajv (libs/protocol: no coercion, no stripping, no
+ * Every route schema is compiled with Herald's one Ajv (libs/wire: no coercion, no stripping, no
  * defaults) and a failure is answered with its catalogue error, chosen in the seed's check order
- * (libs/protocol/src/request-checks.ts). Fastify hands the `{error}` to the error handler as is.
+ * (libs/wire/src/request-checks.ts). Fastify hands the `{error}` to the error handler as is.
  */
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const part = PARTS[httpPart ?? ''];

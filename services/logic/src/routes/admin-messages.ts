@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, PushBody, validatePushRequest } from '@herald/protocol';
-import type { PushService } from '@herald/push';
+import { Errors, HeraldError, PushBody, validatePushRequest } from '@herald/wire';
+import type { PushService } from '@herald/publish';
 import type { MessageStore, MessageTimeline, NamespaceStore } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import { DigitsField, NamespaceQueryField, boundedInteger, consoleRoute, namedNamespace, queryReader } from './admin-query';

@@ -15,7 +15,7 @@ import {
   isServedProtocol,
   type Platform,
   type ProtocolName,
-} from '@herald/protocol';
+} from '@herald/wire';
 import {
   APNS_LIST_MAX_BYTES,
   APNS_LIST_MAX_ITEMS,

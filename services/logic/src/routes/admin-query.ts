@@ -1,5 +1,5 @@
 import { Type, type TObject, type Static } from '@sinclair/typebox';
-import { Errors, HeraldError, compileValidator, isValidName } from '@herald/protocol';
+import { Errors, HeraldError, compileValidator, isValidName } from '@herald/wire';
 import type { NamespaceSettings, NamespaceStore } from '@herald/store';
 import type { FastifySchemaCompiler } from 'fastify';
 import { answers } from './responses';

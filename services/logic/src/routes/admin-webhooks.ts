@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, compileValidator } from '@herald/protocol';
+import { Errors, HeraldError, compileValidator } from '@herald/wire';
 import { readDeadLetters, type WebhookQueue } from '@herald/queues';
 import type { RedisClient } from '@herald/store';
 import type { FastifyInstance } from 'fastify';

@@ -1,4 +1,4 @@
-import { Errors, HeraldError } from '@herald/protocol';
+import { Errors, HeraldError } from '@herald/wire';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { OwnSaveBody, PublicNamespaceSchema, publicNamespace, saveNamespace } from './admin-namespace';
 import type { AuthRouteContext } from './context';

@@ -1,4 +1,4 @@
-import { ClientSettingFields, Errors, HeraldError, checkOrder, onError, parseFlag } from '@herald/protocol';
+import { ClientSettingFields, Errors, HeraldError, checkOrder, onError, parseFlag } from '@herald/wire';
 import type { ClientSettings, ClientStore } from '@herald/store';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
@@ -8,7 +8,7 @@ import { answers } from './responses';
 /** A clientId as a route takes it: anything longer is no client of Herald's. */
 const ClientId = Type.String({ minLength: 1, maxLength: 400, description: 'The clientId, `<namespace>#<userid>#<platform>-<uuid>`.', ...onError({ error: 'CLIENT_NOT_FOUND' }) });
 
-/** `POST /api/auth/client`: the client, then the settings the socket `info` event takes too (libs/protocol client-settings.ts). */
+/** `POST /api/auth/client`: the client, then the settings the socket `info` event takes too (libs/wire client-settings.ts). */
 const ClientBody = Type.Object({ id: ClientId, ...ClientSettingFields }, { additionalProperties: false, ...checkOrder({ order: ['*', 'id'], unknown: 'UNKNOWN_FIELD' }) });
 
 /** The client's record (`userid`, `platform`, connect and disconnect times, settings …), or `{}` after a change. */

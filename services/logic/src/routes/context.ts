@@ -1,4 +1,4 @@
-import type { ConnectorBus, PushService } from '@herald/push';
+import type { ConnectorBus, PushService } from '@herald/publish';
 import type { ClientStore, Keys, MessageStore, NamespaceStore, OnlineReport, RedisClient, RoomMembers } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import type { AuthFailures } from '../plugins/auth';

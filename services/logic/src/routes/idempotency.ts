@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Errors, HeraldError } from '@herald/protocol';
+import { Errors, HeraldError } from '@herald/wire';
 import type { FastifyRequest } from 'fastify';
 
 /** 1 to 255 visible ASCII characters: a UUID, a ULID, a hash, an order number… (no space, no control). */

@@ -1,4 +1,4 @@
-import { Errors, HeraldError, PushBody, validatePushRequest, type PushRequest } from '@herald/protocol';
+import { Errors, HeraldError, PushBody, validatePushRequest, type PushRequest } from '@herald/wire';
 import { Type } from '@sinclair/typebox';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { AuthRouteContext } from './context';

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { onError } from '@herald/protocol';
+import { onError } from '@herald/wire';
 
 /**
  * Query parameters, as schemas. A query string carries text only: the validator compiler

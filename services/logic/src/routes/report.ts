@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Errors, HeraldError, NAME_LIMITS, RoomName, isValidName, onError } from '@herald/protocol';
+import { Errors, HeraldError, NAME_LIMITS, RoomName, isValidName, onError } from '@herald/wire';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AdminRouteContext, AuthRouteContext } from './context';
 import { FlagParam, IntegerParam, NoQuery } from './query-params';

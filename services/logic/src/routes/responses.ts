@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox';
-import { Errors, type CatalogueEntry } from '@herald/protocol';
+import { Errors, type CatalogueEntry } from '@herald/wire';
 
 /** Catalogue entries a REST answer can carry (the handshake and socket event entries are not). */
 const REST_ERRORS: readonly CatalogueEntry[] = Object.values(Errors).filter(
@@ -7,7 +7,7 @@ const REST_ERRORS: readonly CatalogueEntry[] = Object.values(Errors).filter(
 );
 
 /**
- * The body of every error answer: `{code, msg}` (libs/protocol/src/errors.ts). Per status the
+ * The body of every error answer: `{code, msg}` (libs/wire/src/errors.ts). Per status the
  * document lists the catalogue codes of that status and their messages; a route answers a subset.
  */
 function errorBody(status: number): TSchema {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { Flag, NAME_LIMITS, RoomName, USER_ROOM_PREFIX, checkOrder, onError, parseFlag } from '@herald/protocol';
+import { Flag, NAME_LIMITS, RoomName, USER_ROOM_PREFIX, checkOrder, onError, parseFlag } from '@herald/wire';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Errors, HeraldError } from '@herald/protocol';
+import { Errors, HeraldError } from '@herald/wire';
 import type { AuthRouteContext } from './context';
 import { Empty, answers } from './responses';
 

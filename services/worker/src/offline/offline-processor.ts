@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { PLATFORMS, isPlatform, offlinePolicyOf, type OfflinePolicy, type Platform } from '@herald/protocol';
+import { PLATFORMS, isPlatform, offlinePolicyOf, type OfflinePolicy, type Platform } from '@herald/wire';
 import { APNS_BATCH, type ApnsQueue, type OfflineJob } from '@herald/queues';
 import type { InboxStore, Keys, MessageStore, MessageTimeline, RedisClient, RoomMembers } from '@herald/store';
 import { pipelineBySlot } from '@herald/store';

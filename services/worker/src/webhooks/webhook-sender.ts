@@ -1,4 +1,4 @@
-import { isRefusedCallbackUrl } from '@herald/protocol';
+import { isRefusedCallbackUrl } from '@herald/wire';
 import { UnrecoverableError } from 'bullmq';
 
 /** One outgoing webhook request, ready to send. */

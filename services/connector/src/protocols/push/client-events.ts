@@ -10,7 +10,7 @@ import {
   parseFlag,
   validatePushRequest,
   type EventAck,
-} from '@herald/protocol';
+} from '@herald/wire';
 import type { ClientSettings } from '@herald/store';
 import { Type } from '@sinclair/typebox';
 import type { CoreServices } from '../../core/protocol';

@@ -8,7 +8,7 @@ import {
   compileValidator,
   userRoom,
   type EventAck,
-} from '@herald/protocol';
+} from '@herald/wire';
 import type { CoreServices } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 

@@ -1,4 +1,4 @@
-import { Errors, HeraldError, clientIdOf, isPlatform, isValidName } from '@herald/protocol';
+import { Errors, HeraldError, clientIdOf, isPlatform, isValidName } from '@herald/wire';
 import type { ParsedUrlQuery } from 'node:querystring';
 import type { Identity } from '../../core/socket-data';
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { metrics } from '@herald/metrics';
-import { clientIdOf, type StoredMessage, type TransferNotice } from '@herald/protocol';
+import { clientIdOf, type StoredMessage, type TransferNotice } from '@herald/wire';
 import type { NamespaceSettings } from '@herald/store';
 import { askConnectCallback } from '../../core/connect-callback';
 import type { Admission, AdmitOptions, CoreServices, Encoded, PresenceChange, Protocol } from '../../core/protocol';

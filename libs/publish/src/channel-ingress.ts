@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '@herald/log';
-import { Errors, HeraldError, isValidName, validatePushRequest } from '@herald/protocol';
+import { Errors, HeraldError, isValidName, validatePushRequest } from '@herald/wire';
 import type { NamespaceStore, RedisClient } from '@herald/store';
 import type { PushResult, PushService } from './push-service';
 

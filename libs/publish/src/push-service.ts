@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { Errors, HeraldError, publicPushData, type PushEnvelope, type PushRequest } from '@herald/protocol';
+import { Errors, HeraldError, publicPushData, type PushEnvelope, type PushRequest } from '@herald/wire';
 import type { OfflineQueue } from '@herald/queues';
 import { MessageStore, Scripts, pipelineBySlot, type AcceptOptions, type Keys, type PushToAccept, type RedisClient } from '@herald/store';
 import type { PacketTemplate } from './adapter-packet';

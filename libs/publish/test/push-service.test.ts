@@ -10,7 +10,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { Server } from 'socket.io';
-import { Errors, HeraldError, validatePushRequest, type PushEnvelope } from '@herald/protocol';
+import { Errors, HeraldError, validatePushRequest, type PushEnvelope } from '@herald/wire';
 import { OfflineQueue, offlineJobId } from '@herald/queues';
 import { Keys } from '@herald/store';
 import { startRedis, until, type TestRedis } from '@herald/test-support';

@@ -1,5 +1,5 @@
 import type { Logger } from '@herald/log';
-import type { InterServerEvents, PushEnvelope, TransferNotice } from '@herald/protocol';
+import type { InterServerEvents, PushEnvelope, TransferNotice } from '@herald/wire';
 import { isCluster, type Keys, type RedisClient } from '@herald/store';
 import { fillTemplate, packetTemplate, serverSideEmitPacket, type AdapterKind, type AdapterPacket, type PacketTemplate } from './adapter-packet';
 
