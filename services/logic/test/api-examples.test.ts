@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { PLATFORMS, type Platform } from '@herald/wire';
 import { ClientStore, Keys, RoomStore, Scripts } from '@herald/store';
 import { startTestApp, type TestApp } from './support/test-app';
+import { servedRoutes } from './support/served-routes';
 
 interface Example {
   readonly method: string;
@@ -116,23 +117,6 @@ beforeAll(async () => {
 });
 afterAll(() => testApp.close());
 
-/**
- * The routes the app serves, as `METHOD pattern`, read from Fastify's route tree (one line per
- * path segment, indented under its parent: `│   └── /:id (GET, HEAD)`). HEAD is Fastify's own.
- */
-function servedRoutes(tree: string): { method: string; pattern: string }[] {
-  const parents: string[] = [];
-  const routes: { method: string; pattern: string }[] = [];
-  for (const line of tree.split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+) \(([A-Z, ]+)\)$/.exec(line);
-    if (!match) continue;
-    const depth = match[1]!.length / 4;
-    const path = (parents[depth - 1] ?? '') + match[2]!;
-    parents[depth] = path;
-    for (const method of match[3]!.split(', ')) if (method !== 'HEAD') routes.push({ method, pattern: path });
-  }
-  return routes;
-}
 
 test('docs/api.md has an example for every route the app serves', () => {
   const routes = servedRoutes(testApp.app.printRoutes({ commonPrefix: false }));

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestApp, type TestApp } from './support/test-app';
+import { servedRoutes } from './support/served-routes';
 
 let testApp: TestApp;
 let doc: { openapi: string; paths: Record<string, Record<string, Operation>>; components: { securitySchemes: Record<string, unknown> } };
@@ -26,20 +27,6 @@ beforeAll(async () => {
 });
 afterAll(() => testApp.close());
 
-/** `METHOD pattern` of every route, from Fastify's route tree (as api-examples.test.ts reads it). */
-function servedRoutes(tree: string): { method: string; pattern: string }[] {
-  const parents: string[] = [];
-  const routes: { method: string; pattern: string }[] = [];
-  for (const line of tree.split('\n')) {
-    const match = /^([│ ]*)[├└]── (\S+) \(([A-Z, ]+)\)$/.exec(line);
-    if (!match) continue;
-    const depth = match[1]!.length / 4;
-    const path = (parents[depth - 1] ?? '') + match[2]!;
-    parents[depth] = path;
-    for (const method of match[3]!.split(', ')) if (method !== 'HEAD') routes.push({ method, pattern: path });
-  }
-  return routes;
-}
 
 test('every route the app serves is in the document (but the CORS preflight and the UI\'s own files)', () => {
   const routes = servedRoutes(testApp.app.printRoutes({ commonPrefix: false })).filter(
