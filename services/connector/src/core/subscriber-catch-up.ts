@@ -62,14 +62,19 @@ export class SubscriberCatchUp {
     this.marginMs = options.marginMs ?? 2000;
     this.memory = options.memory ?? 10_000;
     this.pageSize = options.pageSize ?? 100;
+    let subscribed = sub.status === 'ready';
     const lost = (): void => {
-      // The first loss of a gap counts: retries that fail again do not move it forward.
-      this.lostAt ??= Date.now() - this.marginMs;
+      // Only a subscriber that was ready can miss anything (a Redis that is not up yet at start is
+      // no gap); the first loss of a gap counts: retries that fail again do not move it forward.
+      if (subscribed) this.lostAt ??= Date.now() - this.marginMs;
     };
     sub.on('close', lost);
     sub.on('end', lost);
     // The first 'ready' has no gap (lostAt unset) and does nothing.
-    sub.on('ready', () => this.schedule(0));
+    sub.on('ready', () => {
+      subscribed = true;
+      this.schedule(0);
+    });
   }
 
   /** Delivers an envelope unless this server already did; the sockets reached, 0 for a repeat. */
