@@ -51,6 +51,7 @@ export class SubscriberCatchUp {
   private readonly pageSize: number;
   private lostAt: number | undefined;
   private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
 
   constructor(
     private readonly server: HeraldServer,
@@ -88,12 +89,13 @@ export class SubscriberCatchUp {
 
   /** Stops a pending retry (connector shutdown). */
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.retry);
     this.lostAt = undefined;
   }
 
   private schedule(delayMs: number): void {
-    if (this.lostAt === undefined) return;
+    if (this.lostAt === undefined || this.stopped) return;
     clearTimeout(this.retry);
     // After the 'ready' handlers: ioredis sends its re-subscriptions right after emitting 'ready'.
     this.retry = setTimeout(() => void this.run(), delayMs);
@@ -113,6 +115,7 @@ export class SubscriberCatchUp {
       for (const nsp of namespaces) redelivered += await this.catchUp(nsp, since);
       this.logger.info({ namespaces: namespaces.length, redelivered, since }, 'adapter subscriber back; re-delivered what was published while it was away');
     } catch (error) {
+      if (this.stopped) return; // the connector is closing its connections
       // Lost again, or Redis refused a read: the gap is still open; the next 'ready' (or this
       // retry, when the subscriber stayed up) tries again from the same point.
       this.lostAt = Math.min(since, this.lostAt ?? since);
