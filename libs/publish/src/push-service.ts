@@ -2,7 +2,7 @@ import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import { Errors, HeraldError, publicPushData, type PushEnvelope, type PushRequest } from '@herald/wire';
 import type { OfflineQueue } from '@herald/queues';
-import { MessageStore, Scripts, pipelineBySlot, type AcceptOptions, type Keys, type PushToAccept, type RedisClient } from '@herald/store';
+import { MessageStore, Scripts, pipelineBySlot, type AcceptOptions, type Keys, type MessageReport, type PushToAccept, type RedisClient } from '@herald/store';
 import type { PacketTemplate } from './adapter-packet';
 import type { ConnectorBus } from './connector-bus';
 
@@ -29,6 +29,17 @@ export function pushEnvelope(namespace: string, request: PushRequest, id: number
     message: { id, namespace, room: request.room, pushData: publicPushData(request.pushData), sendDate },
     ...(request.except !== undefined ? { except: request.except } : {}),
   };
+}
+
+/**
+ * The envelope logic published for a stored message, rebuilt from its report (a connector's
+ * catch-up after its adapter subscriber was away); undefined for `extra: "lost"`, which is never
+ * published on purpose.
+ */
+export function storedEnvelope(report: MessageReport): PushEnvelope | undefined {
+  if (report.extra === 'lost') return undefined;
+  const { room, pushData, apnsName, leaveMessage, except, expire, extra } = report;
+  return pushEnvelope(report.namespace, { room, pushData, apnsName, leaveMessage, except, expire, extra }, report.id, report.sendDate);
 }
 
 /**

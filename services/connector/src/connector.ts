@@ -7,7 +7,7 @@ import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { metrics, metricsOptions, serveMetrics } from '@herald/metrics';
 import { userRoom } from '@herald/wire';
-import { ConnectorBus, PushService } from '@herald/publish';
+import { ConnectorBus, PushService, storedEnvelope } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
 import {
@@ -16,6 +16,7 @@ import {
   DEFAULT_MAX_CLIENT_ROOMS,
   InboxStore,
   Keys,
+  MessageStore,
   NamespaceStore,
   RoomStore,
   Scripts,
@@ -36,6 +37,7 @@ import { ReportBatcher } from './core/report-batcher';
 import type { CoreServices } from './core/protocol';
 import { Rooms } from './core/rooms';
 import { connectEio3To, mappedParser } from './core/socket-paths';
+import { SubscriberCatchUp } from './core/subscriber-catch-up';
 import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
 import { defaultRegistry } from './protocols/registry';
@@ -131,8 +133,10 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
    * as eviction wait for) is one per server that holds a namespace; a mapped path's parser swaps
    * `/` and its namespace (core/socket-paths.ts).
    */
+  const subs: RedisClient[] = [];
   const servers: HeraldServer[] = config.socketPaths.map((entry, i) => {
     const sub = connect(i === 0 ? 'sub' : `sub${entry.path}`, null, true);
+    subs.push(sub);
     const server: HeraldServer = new Server({
       path: entry.path,
       adapter: adapterFor(config.redis, pub, sub, keys),
@@ -205,6 +209,26 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     logger.child({ module: 'liveness' }),
     dropAll,
   );
+  // Pushes published while a server's adapter subscriber was away are re-delivered from the
+  // history when it is back (core/subscriber-catch-up.ts); every delivery goes through it.
+  const messages = new MessageStore(redis, keys, scripts);
+  const catchUps = servers.map(
+    (server, i) =>
+      new SubscriberCatchUp(
+        server,
+        subs[i]!,
+        {
+          history: (namespace, page, size) => messages.history(namespace, page, size),
+          envelope: storedEnvelope,
+          deliver: (nsp, envelope) => {
+            // No protocol yet: no socket of the namespace was admitted here, nobody to deliver to.
+            const protocol = gate.protocolOf(nsp);
+            return protocol ? deliver(nsp, envelope, protocol, reports, acks) : 0;
+          },
+        },
+        logger.child({ module: 'catch-up', path: config.socketPaths[i]!.path }),
+      ),
+  );
   const watches = servers.map(
     (server) => new NamespaceWatch(server, watchSub, keys.namespaceChannel(), namespaces, config.namespaceOfflineDelayMs, logger.child({ module: 'namespaces' })),
   );
@@ -272,18 +296,16 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   };
 
   metrics.watchConnections(() => servers.flatMap((server) => [...server._nsps.values()]));
-  for (const server of servers) {
+  servers.forEach((server, i) => {
+    const catchUp = catchUps[i]!;
     const parent = server.of(/^\/.+$/);
     parent.use(gate.middleware);
     parent.on('connection', onConnection);
     server.on('new_namespace', (nsp: HeraldNamespace) => {
       if (nsp.name === '/') return;
       nsp.on('herald:push', (envelope) => {
-        // No protocol yet: no socket of the namespace was admitted here, nobody to deliver to.
-        const protocol = gate.protocolOf(nsp);
-        if (!protocol) return;
         try {
-          deliver(nsp, envelope, protocol, reports, acks);
+          catchUp.deliver(nsp, envelope);
         } catch (error) {
           logger.error({ err: error, namespace: nsp.name }, 'delivery failed');
         }
@@ -293,7 +315,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
         void eviction.evictLocal(nsp, clientId).then(ack, () => ack(0));
       });
     });
-  }
+  });
 
   return {
     io,
@@ -319,6 +341,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     async close() {
       closing = true;
       for (const watch of watches) watch.stop();
+      for (const catchUp of catchUps) catchUp.stop();
       // Disconnect every socket (clients reconnect elsewhere) and stop accepting.
       // (Each server closes the shared HTTP server; the second close only reports it is closed.)
       await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
