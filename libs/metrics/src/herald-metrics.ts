@@ -228,8 +228,9 @@ export class HeraldMetrics {
 
   // ------------------------------------------------------------------ hooks: pushes (logic, connector)
 
-  pushAccepted(namespace: string): void {
-    if (this.on) this.accepted.add(namespace, 1);
+  /** `count` pushes of `namespace` were accepted (a batch counts each of its pushes). */
+  pushAccepted(namespace: string, count = 1): void {
+    if (this.on) this.accepted.add(namespace, count);
   }
 
   pushRefused(namespace: string | undefined, code: string): void {

@@ -124,7 +124,7 @@ export class PushService {
       }
       case 'accepted': {
         const accepted = outcome.pushes;
-        for (let i = 0; i < accepted.length; i++) metrics.pushAccepted(namespace);
+        metrics.pushAccepted(namespace, accepted.length);
         await Promise.all(
           accepted.map((push, i) => (requests[i]!.leaveMessage ? this.offline.schedule({ namespace, id: push.id }, this.options.offlineDelayMs) : undefined)),
         );
