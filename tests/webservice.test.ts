@@ -314,3 +314,91 @@ describe('device_ttl', () => {
     expect((await back.nth('_batch')).args).toEqual([[['message', 'kept']]]);
   });
 });
+
+describe('crashes', () => {
+  test('replay after a connector SIGKILL: what the device did not ack comes in its next _batch, in order', async () => {
+    const victim = await stack.startConnector();
+    const a = await connect('v4', victim.port, '/goodcity', { token: 'u3', deviceId: 'crash' });
+    await a.nth('_settings');
+    await until(async () => ((await store.devices('/goodcity', 'user_3'))['crash']?.connected ? true : undefined));
+    for (const n of [1, 2, 3]) expect((await send(stack.logic.port, GOOD, { rooms: 'user_3', event: 'update_store', args: [n] })).status).toBe(200);
+    await a.nth('update_store', 2);
+    // The first one is acked before the crash; the others are received but not acked.
+    (await a.nth('update_store', 0)).ack!();
+    await until(async () => ((await queued('/goodcity', 'user_3', 'crash')).length === 2 ? true : undefined));
+    const dropped = new Promise((r) => a.socket.once('disconnect', r));
+    expect(await victim.stop('SIGKILL')).toBeNull();
+    await dropped;
+    const back = await connect('v4', port(0), '/goodcity', { token: 'u3', deviceId: 'crash' });
+    expect((await back.nth('_batch')).args).toEqual([[['update_store', 2], ['update_store', 3]]]);
+  });
+
+  test('ledger: every accepted message reaches every device across a connector SIGKILL and restart (lost = 0)', async () => {
+    const doomed = await stack.startConnector();
+    const ports = [port(0), doomed.port];
+    const devices = [
+      { token: 'u1', deviceId: 'L1', user: 'user_1' },
+      { token: 'u2', deviceId: 'L2', user: 'user_2' },
+      { token: 'u3', deviceId: 'L3', user: 'user_3' },
+      { token: 'guest', deviceId: 'L4', user: 'browse' },
+    ];
+    const received = devices.map(() => new Map<number, number>());
+    const firsts: number[][] = devices.map(() => []);
+    const clients: (WsClient | undefined)[] = [];
+    let stopping = false;
+    const note = (i: number, n: unknown) => {
+      const k = Number(n);
+      const map = received[i]!;
+      if (!map.has(k)) firsts[i]!.push(k);
+      map.set(k, (map.get(k) ?? 0) + 1);
+    };
+    /** A seed client that acks everything, live and in batches, and reconnects to the first connector when dropped. */
+    const attach = async (i: number, where: number): Promise<void> => {
+      const d = devices[i]!;
+      const client = await wsConnect('v4', where, '/goodcity', { token: d.token, deviceId: d.deviceId });
+      clients[i] = client;
+      let seen = 0;
+      const pump = setInterval(() => {
+        for (; seen < client.got.length; seen++) {
+          const g = client.got[seen]!;
+          if (g.event === 'ledger') note(i, g.args[0]);
+          if (g.event === '_batch') for (const entry of g.args[0] as unknown[][]) note(i, entry[1]);
+          g.ack?.();
+        }
+      }, 5);
+      client.socket.once('disconnect', () => {
+        clearInterval(pump);
+        if (!stopping) setTimeout(() => void attach(i, ports[0]!).catch(() => undefined), 50);
+      });
+    };
+    for (let i = 0; i < devices.length; i++) await attach(i, ports[i % 2]!);
+    for (const d of devices) await until(async () => ((await store.devices('/goodcity', d.user))[d.deviceId]?.connected ? true : undefined));
+
+    const accepted: number[] = [];
+    let restarted: ServiceProcess | undefined;
+    for (let n = 1; n <= 240; n++) {
+      const answer = await send(stack.logic.port, GOOD, { rooms: ['user_1', 'user_2', 'user_3', 'browse'], event: 'ledger', args: [n] });
+      if (answer.status === 200) accepted.push(n);
+      // SIGKILL the connector holding half of the devices; they reconnect to the other one.
+      if (n === 80) expect(await doomed.stop('SIGKILL')).toBeNull();
+      if (n === 160) {
+        // A connector starts again; one device moves onto it.
+        restarted = await stack.startConnector();
+        ports[0] = restarted.port;
+        await clients[0]!.socket.disconnect();
+      }
+    }
+    // Settle: every device's queue is empty (everything acked).
+    await until(async () => {
+      for (const d of devices) if ((await queued('/goodcity', d.user, d.deviceId)).length > 0) return undefined;
+      return true;
+    }, 15000);
+    stopping = true;
+    await Promise.all(clients.map((c) => c?.close()));
+    const lost = devices.flatMap((d, i) => accepted.filter((n) => !received[i]!.has(n)).map((n) => `${d.deviceId}:${n}`));
+    expect({ accepted: accepted.length, lost }).toEqual({ accepted: 240, lost: [] });
+    // The first receipt of each message is in send order on every device (ordered queue, batch first).
+    for (const order of firsts) expect(order).toEqual([...order].sort((x, y) => x - y));
+    expect(restarted).toBeDefined();
+  }, 60000);
+});
