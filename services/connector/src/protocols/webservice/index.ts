@@ -63,7 +63,7 @@ export const webserviceProtocol: Protocol = Object.freeze({
     const state = stateOf(socket);
     if (!state) return;
     socket.on('disconnect', () => {
-      if (state.userRooms.length === 0 || state.deviceId === undefined) return;
+      if (state.userRooms.length === 0) return;
       void core.serial(socket, () => releaseDevices(socket, state, core)).catch((error: unknown) => core.logger.error({ err: error }, 'webservice disconnect clean-up failed'));
     });
   },
