@@ -6,11 +6,12 @@ import { adapterRoom, type HeraldSocket, type Identity } from '../../core/socket
 import { askAuthUrl } from './auth';
 import { listenForDeliveries, releaseDevices, replayDevices, setState, stateOf } from './devices';
 
-/** A query parameter given once; repeated (an array) or with a control character is refused. */
+/** A query parameter given once; repeated (an array), or with a character no HTTP header can carry, is refused. */
 function single(query: ParsedUrlQuery, auth: Record<string, unknown>, name: string): string | undefined {
   const value = query[name] ?? auth[name];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || /[\u0000-\u001f\u007f]/.test(value)) throw new HeraldError(Errors.HS_WS_AUTH_ERROR, `${name} must be one text without control characters`);
+  // An HTTP header carries ISO-8859-1 text only (RFC 9110 §5.5): token and meta go into headers.
+  if (typeof value !== 'string' || /[^\u0020-\u007e\u0080-\u00ff]/.test(value)) throw new HeraldError(Errors.HS_WS_AUTH_ERROR, `${name} must be one text of printable ISO-8859-1 characters`);
   return value;
 }
 
