@@ -12,11 +12,12 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cluster } from 'ioredis';
-import { Keys, readScripts } from '@herald/store';
+import { Keys, WebserviceStore, readScripts } from '@herald/store';
 import { REPO_ROOT, startApnsMock, startService, until, type ApnsMock, type ServiceProcess, type TestRedisCluster } from '@herald/test-support';
 import { io } from 'socket.io-client';
 import { basic, connectClient, emitWithAck, type TestSocket } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
+import { send, startSite, wsConnect } from './support/webservice';
 
 const slot: (key: string) => number = require('cluster-key-slot');
 
@@ -382,11 +383,40 @@ test('BullMQ keeps its queues under the hash-tagged prefix, each queue in one sl
   expect([...(await allKeys()).values()].flat().filter((key) => key.startsWith('h:q:'))).toEqual([]);
 });
 
+test('webservice protocol (seed 001): a shared room reaches device queues on both connectors; ack, disconnect, _batch and its ack on the cluster', async () => {
+  const site = await startSite();
+  try {
+    site.rooms.set('u1', ['user_1', 'staff']);
+    site.rooms.set('u2', ['user_2', 'staff']);
+    const settings = { auth_url: `${site.url}/rooms`, api_key: 'cluster-webservice-key', user_room_prefix: 'user_' };
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/wsc', protocol: 'webservice', settings } })).status).toBe(200);
+    const a = await wsConnect('v4', stack.connectors[0]!.port, '/wsc', { token: 'u1', deviceId: 'c1' });
+    const b = await wsConnect('v4', stack.connectors[1]!.port, '/wsc', { token: 'u2', deviceId: 'c2' });
+    await Promise.all([a.nth('_settings'), b.nth('_settings')]);
+    const store = new WebserviceStore(redis, keys);
+    await until(async () => ((await store.devices('/wsc', 'user_2'))['c2']?.connected ? true : undefined));
+    expect((await send(stack.logic.port, 'site=wsc&apiKey=cluster-webservice-key', { rooms: 'staff', event: 'update_store', args: ['user', { id: 1 }] })).text).toBe('OK');
+    const [gotA, gotB] = await Promise.all([a.nth('update_store'), b.nth('update_store')]);
+    expect([gotA.args, gotB.args]).toEqual([['user', { id: 1 }], ['user', { id: 1 }]]);
+    gotA.ack!();
+    await until(async () => ((await store.pending('/wsc', 'user_1|c1')).length === 0 ? true : undefined));
+    await b.close();
+    const back = await wsConnect('v4', stack.connectors[0]!.port, '/wsc', { token: 'u2', deviceId: 'c2' });
+    const batch = await back.nth('_batch');
+    expect(batch.args).toEqual([[['update_store', 'user', { id: 1 }]]]);
+    batch.ack!();
+    await until(async () => ((await store.pending('/wsc', 'user_2|c2')).length === 0 ? true : undefined));
+    await Promise.all([a.close(), back.close()]);
+  } finally {
+    await site.close();
+  }
+});
+
 test('every Lua script ran on the cluster, and no master refused a command for its keys', async () => {
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = readScripts();
   expect(scripts.map((s) => s.command).sort()).toEqual(
-    ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline'],
+    ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline', 'webserviceAck', 'webserviceBatchAck', 'webserviceConnect', 'webserviceDisconnect', 'webserviceSend'].sort(),
   );
   const masters = redis.nodes('master');
   // A script is in a node's cache once ioredis EVAL'd it there (after EVALSHA's NOSCRIPT).

@@ -27,8 +27,31 @@ export interface DisconnectWebhookJob {
   readonly at: number;
 }
 
+/**
+ * Webservice protocol (seed 001 `updateUserUrl`): a user's device connected or disconnected. The
+ * worker sends `PUT <update_user_url with :id replaced>` with the JSON `{id, user: {<field>: <ISO
+ * date>}}` and `Authorization: <auth_scheme> <token>`, the URL and scheme read from the namespace
+ * when it sends.
+ */
+export interface WebserviceUserWebhookJob {
+  readonly kind: 'webservice-user';
+  readonly namespace: string;
+  /** The device's clientId (dead letters and logs name it). */
+  readonly clientId: string;
+  /** The user id (seed `userRoomID`), `:id` of the URL and `id` of the body. */
+  readonly userId: string;
+  readonly field: 'last_connected' | 'last_disconnected';
+  /**
+   * The handshake token, sent back in `Authorization` as the seed did. The worker drops it from the
+   * job when the job fails for good, so failed jobs kept for inspection do not hold it.
+   */
+  readonly token?: string;
+  /** When the device connected or disconnected (ms since the epoch). */
+  readonly at: number;
+}
+
 /** Every job of the `webhooks` queue; `kind` tells them apart. */
-export type WebhookJob = DisconnectWebhookJob;
+export type WebhookJob = DisconnectWebhookJob | WebserviceUserWebhookJob;
 export type WebhookKind = WebhookJob['kind'];
 
 /** What a webhooks job returns when it completes. */
@@ -79,6 +102,17 @@ export class WebhookQueue {
   async enqueueDisconnect(job: DisconnectWebhookJob): Promise<string> {
     const added = await this.queue.add('disconnect', job, {
       jobId: disconnectWebhookJobId(job),
+      attempts: this.options.attempts,
+      backoff: { type: 'exponential', delay: this.options.backoffMs, jitter: this.options.jitter },
+      ...RETENTION,
+    });
+    return added.id!;
+  }
+
+  /** Queues a webservice user update (`update_user_url`); resolves with the job id once the job is in Redis. */
+  async enqueueWebserviceUser(job: WebserviceUserWebhookJob): Promise<string> {
+    const added = await this.queue.add('webservice-user', job, {
+      jobId: `webservice-user|${job.namespace}|${job.clientId}|${job.field}|${job.at}`,
       attempts: this.options.attempts,
       backoff: { type: 'exponential', delay: this.options.backoffMs, jitter: this.options.jitter },
       ...RETENTION,

@@ -212,7 +212,18 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     clientTokenDrop: (n) => [[keys.client(clientId(n, 'ios'))]],
     clientDisconnect: (n) => PLATFORMS.map((p) => [keys.client(clientId(n, p))]),
     connectorRegistry: () => [[keys.connectors()]],
+    // The webservice scripts declare the counter and build the other keys from the base (same tag).
+    webserviceConnect: (n) => [webserviceKeys(n)],
+    webserviceDisconnect: (n) => [webserviceKeys(n)],
+    webserviceSend: (n) => [webserviceKeys(n)],
+    webserviceAck: (n) => [webserviceKeys(n)],
+    webserviceBatchAck: (n) => [webserviceKeys(n)],
   };
+  function webserviceKeys(n: (typeof names)[number]): string[] {
+    const base = `${keys.prefix}{${n.nsp}}:ws:`;
+    const device = `${n.room}|${n.uuid}`;
+    return [`${base}seq`, `${base}room:${n.room.toLowerCase()}`, `${base}user:${n.room}`, `${base}dev:${n.room}`, `${base}q:${device}`, `${base}m:${device}`];
+  }
 
   test('the table covers every script of libs/store/lua', () => {
     expect(Object.keys(scriptKeys).sort()).toEqual(readScripts().map((s) => s.command).sort());

@@ -115,6 +115,22 @@ export const Errors = Object.freeze({
   HTTP_INVALID: entry('HTTP_INVALID', 'malformed HTTP request', 400),
   REQUEST_TIMEOUT: entry('REQUEST_TIMEOUT', 'request timeout', 408),
   JSON_TOO_DEEP: entry('JSON_TOO_DEEP', 'body nested too deeply', 400),
+  // --- webservice protocol (seed 001: its exact texts) ---
+  /** The auth_url request failed (network, timeout, address refused, not a JSON array of rooms): `Auth error: <reason>`. */
+  HS_WS_AUTH_ERROR: entry('HS_WS_AUTH_ERROR', 'Auth error', 401),
+  /** auth_url answered 401. */
+  HS_WS_AUTH_FAILED: entry('HS_WS_AUTH_FAILED', 'Authentication failed', 401),
+  /** auth_url answered another status than 200 or 401: the text is `Auth <status> error`. */
+  HS_WS_AUTH_STATUS: entry('HS_WS_AUTH_STATUS', 'Auth <status> error', 401),
+  /** A user room prefix is set and the rooms hold no user room nor the public channel. */
+  HS_WS_PRIVATE_ROOM_MISSING: entry('HS_WS_PRIVATE_ROOM_MISSING', 'User is missing a private room', 403),
+  HS_WS_DEVICE_ID_INVALID: entry('HS_WS_DEVICE_ID_INVALID', 'deviceId invalid', 400),
+  /** `POST /send` without `site` or `apiKey` (plain-text answer). */
+  WS_SEND_PARAMS_MISSING: entry('WS_SEND_PARAMS_MISSING', "Missing query param 'site' or 'apiKey'.", 400),
+  /** `POST /send` for an unknown site, a site of another protocol, or a wrong key (plain-text answer). */
+  WS_API_KEY_INVALID: entry('WS_API_KEY_INVALID', 'ApiKey invalid.', 401),
+  /** `POST /send` with a body Herald cannot deliver (plain-text answer `Invalid body: <reason>`). */
+  WS_SEND_BODY_INVALID: entry('WS_SEND_BODY_INVALID', 'Invalid body', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

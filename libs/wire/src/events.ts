@@ -1,5 +1,6 @@
 import type { Envelope } from './envelope';
 import type { AckPushPayload, EventAck, KickoutPayload, OkPayload, PushMessage, RoomsPayload } from './schemas';
+import type { WebserviceDelivery } from './protocols/webservice';
 
 /**
  * The push protocol's event maps, shared by the connector (socket.io `Server` generics), logic
@@ -59,6 +60,8 @@ export interface InterServerEvents {
   'herald:evict': (clientId: string, ack: (evicted: number) => void) => void;
   /** REST transfer: connectors move their online sockets of the source rooms. */
   'herald:transfer': (notice: TransferNotice) => void;
+  /** Webservice protocol (seed 001): a message stored in device queues, for those devices' sockets. */
+  'herald:webservice': (delivery: WebserviceDelivery) => void;
 }
 
 /** The ack that every successful event with a callback receives. */

@@ -9,7 +9,7 @@ export const PROTOCOL_NAMES = ['push', 'webservice', 'sessions', 'roomsync', 'ch
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** Protocols Herald serves today. */
-export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push']);
+export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push', 'webservice']);
 
 /** The protocol of a namespace record that names none (every record saved before the field existed). */
 export const DEFAULT_PROTOCOL: ProtocolName = 'push';
@@ -32,7 +32,8 @@ export interface OfflinePolicy {
 export const OFFLINE_POLICIES: Readonly<Record<ProtocolName, OfflinePolicy | undefined>> = Object.freeze({
   // Seed 002: Android clients read their inbox on the next connect, iOS devices get APNs.
   push: Object.freeze({ inboxPlatforms: Object.freeze(['android'] as Platform[]), apnsPlatforms: Object.freeze(['ios'] as Platform[]) }),
-  webservice: undefined,
+  // Seed 001 keeps messages in its own per-device queues (protocols/webservice), not in inboxes or APNs.
+  webservice: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze([] as Platform[]) }),
   sessions: undefined,
   roomsync: undefined,
   chat: undefined,

@@ -263,6 +263,9 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     port: () => boundPort,
     clientPushIntervalMs: config.clientPushIntervalMs,
     logger,
+    redis,
+    keys,
+    webhooks,
   };
 
   const onConnection = (socket: HeraldSocket): void => {

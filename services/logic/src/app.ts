@@ -37,6 +37,7 @@ import { adminMessageRoutes } from './routes/admin-messages';
 import { adminOnlineRoutes } from './routes/admin-online';
 import { adminWebhookRoutes } from './routes/admin-webhooks';
 import { Type } from '@sinclair/typebox';
+import { webserviceRoutes } from './routes/webservice/send';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -193,6 +194,11 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
 
   // The admin console's files are public; every call it makes is an /api/admin/* route.
   consoleRoutes(app);
+
+  // Seed 001's `/send` and `/healthcheck`, with their plain-text answers (routes/webservice/).
+  void app.register(async (webservice) => {
+    webserviceRoutes({ app: webservice, namespaces, push, bus, redis, keys, failures, logger: logger.child({ module: 'webservice' }) });
+  });
 
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
   // connection that is still connecting lingers in ioredis.

@@ -1114,5 +1114,63 @@ export const API_EXAMPLES: readonly ApiExample[] = [
     "method": "GET",
     "path": "/push-admin",
     "status": 302
+  },
+  {
+    "method": "POST",
+    "path": "/api/admin/namespace/save",
+    "status": 200,
+    "body": {
+      "key": "/goodcity",
+      "protocol": "webservice",
+      "settings": {
+        "auth_url": "https://app.example/rooms",
+        "api_key": "54321-a-long-random-key",
+        "user_room_prefix": "user_",
+        "device_ttl": 3600
+      }
+    },
+    "answer": {}
+  },
+  {
+    "method": "POST",
+    "path": "/send?site=goodcity&apiKey=54321-a-long-random-key",
+    "status": 200,
+    "body": {
+      "rooms": [
+        "user_1",
+        "staff"
+      ],
+      "event": "update_store",
+      "args": [
+        "user",
+        {
+          "id": 1,
+          "age": 5
+        }
+      ]
+    },
+    "answer": "OK"
+  },
+  {
+    "method": "POST",
+    "path": "/send?site=goodcity",
+    "status": 400,
+    "answer": "Missing query param 'site' or 'apiKey'."
+  },
+  {
+    "method": "POST",
+    "path": "/send?site=goodcity&apiKey=wrong",
+    "status": 401,
+    "body": {
+      "rooms": "staff",
+      "event": "update_store"
+    },
+    "answer": "ApiKey invalid."
+  },
+  {
+    "method": "GET",
+    "path": "/healthcheck",
+    "status": 200,
+    "answer": "ok"
   }
 ];

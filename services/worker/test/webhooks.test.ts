@@ -209,7 +209,7 @@ describe('failures for good and the dead-letter list', () => {
       { namespace: nsp, kind: 'disconnect', clientId: `${nsp}#u1#web-u1`, reason, attempts: 1, at: expect.any(Number), jobId: id },
     ]);
     // The failed job, kept a day for inspection, no longer holds the cookie.
-    expect(job.data.cookie).toBeUndefined();
+    expect((job.data as { cookie?: string }).cookie).toBeUndefined();
     expectNoSecrets(JSON.stringify(await redis.lrange(webhookDeadLetterKey(PREFIX), 0, -1)));
     expect(logged(nsp, 'webhook failed for good')).toMatchObject({ reason, attempt: 1 });
     expectNoSecrets(logLines.join('\n'));

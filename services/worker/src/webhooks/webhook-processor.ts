@@ -1,7 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { pushDeadLetter, type DisconnectWebhookJob, type WebhookJob, type WebhookResult } from '@herald/queues';
+import { pushDeadLetter, type DisconnectWebhookJob, type WebhookJob, type WebhookResult, type WebserviceUserWebhookJob } from '@herald/queues';
+import { webserviceSettings } from '@herald/wire';
 import type { NamespaceStore, RedisClient } from '@herald/store';
 import { parseCallbackUrl, sendWebhook, WebhookDeliveryError } from './webhook-sender';
 
@@ -75,7 +76,9 @@ export class WebhookProcessor {
     const kind: string = data.kind;
     switch (kind) {
       case 'disconnect':
-        return this.disconnect(data);
+        return this.disconnect(data as DisconnectWebhookJob);
+      case 'webservice-user':
+        return this.webserviceUser(data as WebserviceUserWebhookJob);
       default:
         // A job from a newer producer that this worker does not know: retrying cannot help.
         throw new UnrecoverableError(`unknown webhook kind "${kind.slice(0, 32)}"`);
@@ -101,6 +104,29 @@ export class WebhookProcessor {
   }
 
   /**
+   * Webservice protocol (seed 001 `userStateChange`): `PUT <update_user_url>` with `:id` replaced by
+   * the user id, `{id, user: {last_connected | last_disconnected: <ISO date>}}` and the handshake's
+   * `Authorization: <auth_scheme> <token>`. The URL and scheme are read at send time.
+   */
+  private async webserviceUser(data: WebserviceUserWebhookJob): Promise<WebhookResult> {
+    const record = await this.deps.namespaces.settings(data.namespace);
+    if (!record || record.protocol !== 'webservice') return { outcome: 'skipped' };
+    const settings = webserviceSettings(record.protocolSettings);
+    if (!settings.updateUserUrl) return { outcome: 'skipped' };
+    const headers: Record<string, string> = {};
+    if (data.token !== undefined) headers['authorization'] = `${settings.authScheme} ${data.token}`;
+    const status = await sendWebhook({
+      url: parseCallbackUrl(settings.updateUserUrl.replaceAll(':id', encodeURIComponent(data.userId))),
+      method: 'PUT',
+      headers,
+      body: { id: data.userId, user: { [data.field]: new Date(data.at).toISOString() } },
+      timeoutMs: this.deps.timeoutMs,
+      allowPrivate: this.deps.allowPrivate,
+    });
+    return { outcome: 'delivered', status };
+  }
+
+  /**
    * Records a webhook given up: a dead letter without secrets, and the cookie dropped from the job,
    * which BullMQ keeps for a day among the failed jobs. A failure here is logged, not thrown, so the
    * job still fails with its own reason.
@@ -118,8 +144,12 @@ export class WebhookProcessor {
         jobId: job.id ?? '',
       });
       metrics.deadLetter(namespace, kind);
-      if (job.data.cookie !== undefined) {
+      if (job.data.kind === 'disconnect' && job.data.cookie !== undefined) {
         const { cookie: _dropped, ...rest } = job.data;
+        await job.updateData(rest);
+      }
+      if (job.data.kind === 'webservice-user' && job.data.token !== undefined) {
+        const { token: _dropped, ...rest } = job.data;
         await job.updateData(rest);
       }
     } catch (error) {

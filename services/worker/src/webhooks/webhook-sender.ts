@@ -4,6 +4,8 @@ import { UnrecoverableError } from 'bullmq';
 /** One outgoing webhook request, ready to send. */
 export interface WebhookRequest {
   readonly url: URL;
+  /** @default 'POST' */
+  readonly method?: 'POST' | 'PUT';
   readonly headers: Readonly<Record<string, string>>;
   /** Sent as JSON. */
   readonly body: unknown;
@@ -99,7 +101,7 @@ export async function sendWebhook(request: WebhookRequest): Promise<number> {
   let response: Response;
   try {
     response = await fetch(request.url, {
-      method: 'POST',
+      method: request.method ?? 'POST',
       headers,
       body: JSON.stringify(request.body),
       redirect: 'manual',
