@@ -14,3 +14,7 @@ export * from './namespace-cleanup';
 export * from './slot-pipeline';
 export * from './cached-namespace-store';
 export * from './message-timeline';
+export * from './roomsync-keys';
+export * from './roomsync-history';
+export * from './roomsync-presence';
+export * from './roomsync-accounts';

@@ -1,0 +1,85 @@
+import type { Keys } from './keys';
+import type { RedisClient } from './redis-connection';
+import { RoomsyncKeys } from './roomsync-keys';
+import { Scripts } from './scripts';
+
+/** An authenticated roomsync connection, cluster-wide. */
+export interface RoomsyncUser {
+  readonly sid: string;
+  /** The uid as the client sent it (a number stays a number in `remote_join`). */
+  readonly uid: string | number;
+  readonly connector: string;
+  readonly room?: string;
+}
+
+/** A member of a roomsync room. */
+export interface RoomsyncMember {
+  readonly sid: string;
+  readonly uid: string | number;
+  /** A peeping client: invisible to the others (seed 000 `dummy`). */
+  readonly dummy: boolean;
+}
+
+type Call = (...a: (string | number)[]) => Promise<unknown>;
+
+/**
+ * Who is online in a roomsync namespace and in which room, cluster-wide (seed 000 kept it in each
+ * process's memory, so rosters and kickout stopped at the process). Entries carry their
+ * connection: a clean-up never removes what a newer connection of the same uid wrote.
+ */
+export class RoomsyncPresence {
+  private readonly rk: RoomsyncKeys;
+  private readonly call: Call;
+
+  constructor(
+    private readonly redis: RedisClient,
+    keys: Keys,
+  ) {
+    this.rk = new RoomsyncKeys(keys);
+    new Scripts(redis);
+    this.call = (redis as unknown as Record<string, Call>)['roomsyncPresence']!.bind(redis);
+  }
+
+  /** Records the user online on this connection; resolves with the connection it replaces, if any. */
+  async online(nsp: string, user: RoomsyncUser): Promise<RoomsyncUser | undefined> {
+    const uid = String(user.uid);
+    const previous = (await this.call(this.rk.users(nsp), this.rk.room(nsp, ''), this.rk.rooms(nsp), 'online', uid, user.sid, JSON.stringify(user), '', '')) as string | null;
+    return previous ? (JSON.parse(previous) as RoomsyncUser) : undefined;
+  }
+
+  /** Adds the member to the room; resolves with every member of the room, itself included. */
+  async join(nsp: string, room: string, member: RoomsyncMember, user: RoomsyncUser): Promise<RoomsyncMember[]> {
+    const uid = String(member.uid);
+    const flat = (await this.call(
+      this.rk.users(nsp),
+      this.rk.room(nsp, room),
+      this.rk.rooms(nsp),
+      'join',
+      uid,
+      member.sid,
+      JSON.stringify(member),
+      room,
+      JSON.stringify({ ...user, room }),
+    )) as string[];
+    const members: RoomsyncMember[] = [];
+    for (let i = 1; i < flat.length; i += 2) members.push(JSON.parse(flat[i]!) as RoomsyncMember);
+    return members;
+  }
+
+  /** Removes the connection from the room (and, `offline`, from the online users). */
+  async leave(nsp: string, room: string | undefined, uid: string | number, sid: string, offline: boolean): Promise<void> {
+    await this.call(this.rk.users(nsp), this.rk.room(nsp, room ?? ''), this.rk.rooms(nsp), offline ? 'offline' : 'leave', String(uid), sid, '', room ?? '', '');
+  }
+
+  /** The room's members (admin `room_users`, the system push's "room exists"). */
+  async members(nsp: string, room: string): Promise<RoomsyncMember[]> {
+    const values = await this.redis.hvals(this.rk.room(nsp, room));
+    return values.map((v) => JSON.parse(v) as RoomsyncMember);
+  }
+
+  /** Every online user and every room with members (admin `stat`). */
+  async snapshot(nsp: string): Promise<{ users: RoomsyncUser[]; rooms: string[] }> {
+    const [users, rooms] = await Promise.all([this.redis.hvals(this.rk.users(nsp)), this.redis.smembers(this.rk.rooms(nsp))]);
+    return { users: users.map((v) => JSON.parse(v) as RoomsyncUser), rooms: rooms.sort() };
+  }
+}
