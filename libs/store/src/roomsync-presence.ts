@@ -8,7 +8,7 @@ export interface RoomsyncUser {
   readonly sid: string;
   /** The uid as the client sent it (a number stays a number in `remote_join`). */
   readonly uid: string | number;
-  readonly connector: string;
+  /** The room it is in, once it joined one. */
   readonly room?: string;
 }
 
@@ -45,6 +45,12 @@ export class RoomsyncPresence {
     const uid = String(user.uid);
     const previous = (await this.call(this.rk.users(nsp), this.rk.room(nsp, ''), this.rk.rooms(nsp), 'online', uid, user.sid, JSON.stringify(user), '', '')) as string | null;
     return previous ? (JSON.parse(previous) as RoomsyncUser) : undefined;
+  }
+
+  /** The user's current connection, if it is online. */
+  async user(nsp: string, uid: string): Promise<RoomsyncUser | undefined> {
+    const value = await this.redis.hget(this.rk.users(nsp), uid);
+    return value ? (JSON.parse(value) as RoomsyncUser) : undefined;
   }
 
   /** Adds the member to the room; resolves with every member of the room, itself included. */

@@ -37,6 +37,7 @@ import { adminMessageRoutes } from './routes/admin-messages';
 import { adminOnlineRoutes } from './routes/admin-online';
 import { adminWebhookRoutes } from './routes/admin-webhooks';
 import { Type } from '@sinclair/typebox';
+import { roomsyncRoutes } from './routes/roomsync/routes';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -193,6 +194,9 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
 
   // The admin console's files are public; every call it makes is an /api/admin/* route.
   consoleRoutes(app);
+
+  // Seed 000's token and admin API for roomsync namespaces, with the seed's envelope (routes/roomsync/).
+  roomsyncRoutes({ app, redis, keys, namespaces, push, logger });
 
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
   // connection that is still connecting lingers in ioredis.

@@ -1,0 +1,205 @@
+import type { Logger } from '@herald/log';
+import type { PushService } from '@herald/publish';
+import {
+  RoomsyncAccounts,
+  RoomsyncHistory,
+  RoomsyncPresence,
+  verifySecret,
+  type Keys,
+  type NamespaceRecord,
+  type NamespaceStore,
+  type RedisClient,
+} from '@herald/store';
+import { HeraldError, isValidName, roomsyncSettings, validatePushRequest } from '@herald/wire';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { RoomsyncCodes, RoomsyncRefusal, answer } from './envelope';
+
+export interface RoomsyncRouteContext {
+  readonly app: FastifyInstance;
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly namespaces: NamespaceStore;
+  readonly push: PushService;
+  readonly logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The roomsync namespace whose admin `uid` & `token` (query) authenticated the request. */
+    roomsyncNamespace?: NamespaceRecord;
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+const fieldsOf = (value: unknown): Fields => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Fields) : {});
+
+/** A uid or room id given as a non-empty string or a number (the seed's `if (roomId && roomId != '')`). */
+function idOf(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'string' && value.length > 0 && value.length <= 200 && !/[\u0000-\u001f]/.test(value)) return value;
+  return undefined;
+}
+
+/** `roomId` from the body, else the query (seed: `req.query['roomId'] || req.body.roomId` and the reverse). */
+function roomIdOf(request: FastifyRequest): string {
+  const room = idOf(fieldsOf(request.body)['roomId']) ?? idOf(fieldsOf(request.query)['roomId']);
+  if (room === undefined) throw new RoomsyncRefusal(RoomsyncCodes.paramError);
+  return room;
+}
+
+/** A boolean from JSON, or `true` / `false` from a form body. */
+function flagOf(value: unknown): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 'true' || value === 'false') return value === 'true';
+  return undefined;
+}
+
+/**
+ * Seed 000's REST API for roomsync namespaces (docs/protocols/roomsync.md): the token API
+ * (`/user/*`, its port 4000) and the admin API (`/admin/*`, its port 3000), both on logic.
+ *
+ * Both authenticate with the admin `uid` & `token` of the query, which name the namespace: its
+ * `admin_uid` setting and the hash of its `admin_token` (seed: a MongoDB `admin` document).
+ * Answers are the seed's envelope with HTTP 200, never Herald's `{code, msg}`: this scope has its
+ * own error handler, so a malformed body is `5 param error` and an unexpected failure `4 server
+ * errors` (logged), as seed apps expect. JSON and form bodies are accepted, as the seed's
+ * body-parser did.
+ */
+export function roomsyncRoutes(context: RoomsyncRouteContext): void {
+  const { redis, keys, namespaces, push, logger } = context;
+  const accounts = new RoomsyncAccounts(redis, keys);
+  const history = new RoomsyncHistory(redis, keys);
+  const presence = new RoomsyncPresence(redis, keys);
+  const log = logger.child({ module: 'roomsync-api' });
+
+  /** The roomsync namespace whose admin credentials these are (any namespace with that admin uid). */
+  async function namespaceOf(uid: string, token: string): Promise<NamespaceRecord | undefined> {
+    for await (const page of namespaces.pages()) {
+      for (const record of page) {
+        if (record.protocol !== 'roomsync' || record.offline) continue;
+        const settings = roomsyncSettings(record.protocolSettings);
+        if (settings.adminUid === uid && verifySecret(token, settings.adminTokenHash)) return record;
+      }
+    }
+    return undefined;
+  }
+
+  void context.app.register(async (scope) => {
+    scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    });
+    scope.decorateRequest('roomsyncNamespace', undefined);
+    scope.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+      if (error instanceof RoomsyncRefusal) return reply.status(200).send(answer(error.code, error.data));
+      // Bad input caught before the route (malformed JSON, unknown content type, too large) or a
+      // push the publish path refuses: the seed's `param error`.
+      if (error instanceof HeraldError || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
+        return reply.status(200).send(answer(RoomsyncCodes.paramError));
+      }
+      request.log.error({ err: error }, 'roomsync api failed');
+      return reply.status(200).send(answer(RoomsyncCodes.serverError));
+    });
+    scope.addHook('onRequest', async (request) => {
+      const query = fieldsOf(request.query);
+      const uid = query['uid'];
+      const token = query['token'];
+      if (typeof uid !== 'string' || typeof token !== 'string' || uid === '' || token === '') throw new RoomsyncRefusal(RoomsyncCodes.permission);
+      const record = await namespaceOf(uid, token);
+      if (!record) throw new RoomsyncRefusal(RoomsyncCodes.permission);
+      request.roomsyncNamespace = record;
+    });
+
+    /** The namespace key of an authenticated request. */
+    const ns = (request: FastifyRequest): string => request.roomsyncNamespace!.key;
+
+    const userOf = (request: FastifyRequest): { raw: unknown; uid: string } => {
+      const raw = fieldsOf(request.body)['uid'];
+      const uid = idOf(raw);
+      if (uid === undefined || !isValidName('userid', uid)) throw new RoomsyncRefusal(RoomsyncCodes.paramError);
+      return { raw, uid };
+    };
+
+    scope.post('/user/create_token', async (request) => {
+      const { raw, uid } = userOf(request);
+      const token = await accounts.create(ns(request), uid);
+      if (token === undefined) throw new RoomsyncRefusal(RoomsyncCodes.userExists);
+      log.info({ namespace: ns(request), uid }, 'roomsync token created');
+      return answer(RoomsyncCodes.ok, { uid: raw, token });
+    });
+
+    scope.post('/user/refresh_token', async (request) => {
+      const { raw, uid } = userOf(request);
+      const token = await accounts.refresh(ns(request), uid);
+      if (token === undefined) throw new RoomsyncRefusal(RoomsyncCodes.userNotExists, { uid: raw });
+      log.info({ namespace: ns(request), uid }, 'roomsync token refreshed');
+      return answer(RoomsyncCodes.ok, { uid: raw, token });
+    });
+
+    scope.get('/admin/monitor/stat', async (request) => {
+      const record = request.roomsyncNamespace!;
+      const settings = roomsyncSettings(record.protocolSettings);
+      const { users, rooms } = await presence.snapshot(record.key);
+      return answer(RoomsyncCodes.ok, {
+        online_user_count: users.length,
+        online_users: users.map((user) => ({ uid: user.uid, socketId: user.sid })),
+        online_room_count: rooms.length,
+        online_rooms: rooms,
+        // One connection per uid: every authenticated socket is an online user.
+        online_socket_count: users.length,
+        force_user_auth: settings.forceUserAuth,
+        env: process.env['NODE_ENV'] ?? null,
+        config: {
+          auth_timeout_ms: settings.authTimeoutMs,
+          max_message_bytes: settings.maxMessageBytes,
+          auth_rate_limit: settings.authRateLimit,
+          history_max_messages: settings.historyMaxMessages,
+          history_max_age_s: settings.historyMaxAgeS,
+        },
+        memory: process.memoryUsage(),
+      });
+    });
+
+    scope.get('/admin/monitor/room_users', async (request) => {
+      const members = await presence.members(ns(request), roomIdOf(request));
+      return answer(RoomsyncCodes.ok, { users: members.map((m) => (m.dummy ? { uid: m.uid, dummy: true } : { uid: m.uid })) });
+    });
+
+    scope.get('/admin/monitor/room_msgs', async (request) => {
+      const room = roomIdOf(request);
+      const offset = parseInt(String(fieldsOf(request.query)['offset'] ?? '0'), 10);
+      const page = await history.page(ns(request), room, Number.isFinite(offset) && offset > 0 ? offset : 0);
+      return answer(RoomsyncCodes.ok, { msgs: page });
+    });
+
+    scope.post('/admin/system/push', async (request) => {
+      const record = request.roomsyncNamespace!;
+      const room = roomIdOf(request);
+      const content = fieldsOf(request.body)['content'];
+      if (content === undefined) throw new RoomsyncRefusal(RoomsyncCodes.paramError);
+      if ((await presence.members(record.key, room)).length === 0) throw new RoomsyncRefusal(RoomsyncCodes.roomNotExists);
+      // Through the publish path: stored with a report, delivered as `system <content>` on every
+      // connector (the roomsync protocol's encode). A room id Herald cannot name is a param error.
+      await push.push(record.key, validatePushRequest({ room, pushData: { content } }, false));
+      return answer(RoomsyncCodes.ok);
+    });
+
+    scope.post('/admin/system/config', async (request) => {
+      const raw = fieldsOf(request.body)['forceUserAuth'];
+      if (raw !== undefined) {
+        const force = flagOf(raw);
+        if (force === undefined) throw new RoomsyncRefusal(RoomsyncCodes.paramError);
+        await namespaces.save(ns(request), { protocolSettings: { force_user_auth: force } });
+      }
+      return answer(RoomsyncCodes.ok);
+    });
+
+    // The seed's code serves `clear_room_msg`; its README says `clear_room_msgs`: both work.
+    for (const path of ['/admin/system/clear_room_msg', '/admin/system/clear_room_msgs']) {
+      scope.post(path, async (request) => {
+        await history.clear(ns(request), roomIdOf(request));
+        return answer(RoomsyncCodes.ok);
+      });
+    }
+  });
+}
