@@ -1,4 +1,4 @@
-import type { StoredMessage } from '@herald/wire';
+import { clientIdOf, type StoredMessage } from '@herald/wire';
 import type { NamespaceSettings } from '@herald/store';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
@@ -18,7 +18,17 @@ export const roomsyncProtocol: Protocol = Object.freeze({
 
   async admit(socket: HeraldSocket, record: NamespaceSettings): Promise<Admission> {
     admitted.set(socket, record);
-    return { anonymous: true, rooms: [] };
+    // Anonymous until `authenticate`: an identity unique to the socket names its own client room.
+    const namespace = socket.nsp.name;
+    const identity = Object.freeze({
+      namespace,
+      uuid: socket.id,
+      userid: socket.id,
+      platform: 'web' as const,
+      clientId: clientIdOf(namespace, socket.id, 'web', socket.id),
+      activityBroadcast: false,
+    });
+    return { anonymous: true, identity, rooms: [] };
   },
 
   bind(socket: HeraldSocket, core: CoreServices): void {
@@ -49,7 +59,7 @@ export const roomsyncProtocol: Protocol = Object.freeze({
     const state = stateOf(socket);
     // A kicked connection announces nothing: the newcomer takes its place silently (seed 000).
     if (state) state.kicked = true;
-    socket.emit('kickout' as never, 0 as never);
+    (socket.emit as unknown as (event: string, ...args: unknown[]) => boolean)('kickout', 0);
   },
 
   transferred(): void {

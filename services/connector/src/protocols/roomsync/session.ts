@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { clientIdOf, isValidName, roomsyncSettings, type RoomsyncSettings } from '@herald/wire';
-import { RoomsyncAccounts, RoomsyncHistory, RoomsyncPresence, type RedisClient, type Keys } from '@herald/store';
+import { RoomsyncAccounts, RoomsyncHistory, RoomsyncPresence, type Keys, type RedisClient } from '@herald/store';
 import type { CoreServices } from '../../core/protocol';
 import { adapterRoom, type HeraldSocket, type Identity } from '../../core/socket-data';
 import { readMessage, readOffset, readRoomId } from './message';
@@ -100,7 +100,7 @@ function readUid(value: unknown): string | undefined {
  * authentication succeeded are ignored, as the seed registered their handlers only then. Room
  * changes, messages and syncs of one socket run in order (the core's serial queue).
  */
-export function bindSession(socket: HeraldSocket, core: CoreServices & { readonly redis: RedisClient; readonly keys: Keys }, state: RoomsyncState): void {
+export function bindSession(socket: HeraldSocket, core: CoreServices, state: RoomsyncState): void {
   const emit = socket.emit.bind(socket) as unknown as Emit;
   const on = socket.on.bind(socket) as unknown as On;
   const { accounts, history, presence } = storesOf(core.redis, core.keys);
@@ -266,7 +266,7 @@ export function bindSession(socket: HeraldSocket, core: CoreServices & { readonl
     if (state.uid === undefined) return;
     queued('disconnect', async () => {
       const room = state.room;
-      if (room !== undefined && !state.kicked && !state.dummy) socket.nsp.to(adapterRoom(room)).except(socket.id).emit('remote_disconnect' as never, { uid: state.uid } as never);
+      if (room !== undefined && !state.kicked && !state.dummy) (socket.nsp.to(adapterRoom(room)).except(socket.id) as unknown as { emit: Emit }).emit('remote_disconnect', { uid: state.uid });
       await presence.leave(namespace, room, state.uidKey, socket.id, true);
     });
   });
