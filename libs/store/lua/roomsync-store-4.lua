@@ -4,7 +4,7 @@
   Input:
     KEYS[1] the room's insert list          ({nsp|rs|<room>}:ins)  RPUSH, synced in order
     KEYS[2] the room's update hash          ({nsp|rs|<room>}:upd)  msgId -> entry, last write wins
-    KEYS[3] the room's update order         ({nsp|rs|<room>}:updz) msgId scored by write time (ms)
+    KEYS[3] the room's update order         ({nsp|rs|<room>}:updz) msgId scored by write time (ms, strictly increasing)
     KEYS[4] the room's ignore list          ({nsp|rs|<room>}:ign)  kept apart, never synced
     ARGV[1] storage: 0 insert, 1 update, 2 ignore
     ARGV[2] msgId (storage 1)
@@ -48,7 +48,11 @@ end
 local written
 if storage == '1' then
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-  redis.call('ZADD', KEYS[3], now, ARGV[2])
+  -- Scored by write time, strictly after the newest (writes within one millisecond keep their order).
+  local score = now
+  local top = redis.call('ZREVRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  if top[2] and tonumber(top[2]) >= score then score = tonumber(top[2]) + 0.001 end
+  redis.call('ZADD', KEYS[3], string.format('%.3f', score), ARGV[2])
   local old = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. (now - ageMs), 'LIMIT', 0, 1000)
   local count = redis.call('ZCARD', KEYS[3])
   if count - #old > max then
