@@ -8,13 +8,15 @@ import { gunzipSync } from 'node:zlib';
 import { Keys, RoomsyncKeys } from '@herald/store';
 import { startService, until, type ServiceProcess } from '@herald/test-support';
 import { Redis } from 'ioredis';
+import { io } from 'socket.io-client';
 import { closeSeedClients, seedClient, type SeedClient } from './support/roomsync-client';
 import { ADMIN, startStack, type Stack } from './support/stack';
 
 let stack: Stack;
 let worker: ServiceProcess;
 let redis: Redis;
-const rk = new RoomsyncKeys(new Keys('h:'));
+const keys = new Keys('h:');
+const rk = new RoomsyncKeys(keys);
 const NS = '/rs';
 const ADMIN_Q = 'uid=ops&token=ops-secret-token';
 
@@ -33,15 +35,15 @@ async function token(uid: string): Promise<string> {
   return (await rest('/user/refresh_token', { uid })).body.data.token;
 }
 
-/** A seed client on connector `i`, authenticated as `uid`. */
-async function user(i: number, uid: string): Promise<SeedClient> {
-  const c = await seedClient(stack.connectors[i]!.port);
+/** A seed client on connector `i` (of the stack, or a connector started later), authenticated as `uid`. */
+async function user(i: number | ServiceProcess, uid: string): Promise<SeedClient> {
+  const c = await seedClient(typeof i === 'number' ? stack.connectors[i]!.port : i.port);
   expect(await c.auth(uid, await token(uid))).toEqual({ status: 0, data: 'auth success' });
   return c;
 }
 
 /** A seed client on connector `i`, authenticated as `uid` and in `room` (its join answered). */
-async function member(i: number, uid: string, room: unknown, dummy?: boolean): Promise<SeedClient> {
+async function member(i: number | ServiceProcess, uid: string, room: unknown, dummy?: boolean): Promise<SeedClient> {
   const c = await user(i, uid);
   expect(await c.join(room, dummy)).toEqual({ status: 0, data: 'join success' });
   return c;
@@ -68,7 +70,8 @@ beforeAll(async () => {
     connectors: 2,
     // The seed's clients connect to `/` on the default path `/socket.io`; 1 MiB frames let the
     // 500 KB message limit answer instead of socket.io closing the connection.
-    env: { HERALD_SOCKET_PATHS: '/socket.io=/rs', HERALD_MAX_PAYLOAD_BYTES: String(1024 * 1024), HERALD_WORKER_PORT: '0' },
+    // A fast heartbeat: the crash test waits for the reaper.
+    env: { HERALD_SOCKET_PATHS: '/socket.io=/rs', HERALD_MAX_PAYLOAD_BYTES: String(1024 * 1024), HERALD_WORKER_PORT: '0', HERALD_CONNECTOR_HEARTBEAT_MS: '200' },
   });
   worker = await startService('worker', { env: stack.env });
   redis = new Redis(stack.redis.url);
@@ -86,7 +89,8 @@ afterAll(async () => {
   closeSeedClients();
   await redis.quit();
   expect(await worker.stop()).toBe(0);
-  expect(await stack.stop()).toEqual([0, 0, 0]);
+  // The crash test's connector was SIGKILLed (null).
+  expect(await stack.stop()).toEqual([0, 0, 0, null]);
 });
 
 describe('namespace settings', () => {
@@ -108,6 +112,18 @@ describe('authentication', () => {
     const c = await seedClient(stack.connectors[0]!.port);
     expect(await c.auth('1000', await token('1000'))).toEqual({ status: 0, data: 'auth success' });
     c.close();
+  });
+
+  test('a stock socket.io v4 client is served the same way', async () => {
+    const socket = io(`http://127.0.0.1:${stack.connectors[1]!.port}`, { path: '/socket.io', transports: ['websocket'], reconnection: false, forceNew: true });
+    const secret = await token('v4user');
+    const answer = new Promise((resolve) => socket.once('authenticate', resolve));
+    socket.emit('authenticate', { uid: 'v4user', token: secret });
+    expect(await answer).toEqual({ status: 0, data: 'auth success' });
+    const joined = new Promise((resolve) => socket.once('join', resolve));
+    socket.emit('join', { roomId: 1000 });
+    expect(await joined).toEqual({ status: 0, data: 'join success' });
+    socket.close();
   });
 
   test('a wrong token, an unknown uid or a malformed authenticate: the seed text, then disconnect', async () => {
@@ -241,6 +257,23 @@ describe('rooms across connectors', () => {
     fresh.close();
     expect(await watcher.nth('remote_disconnect', 1)).toEqual({ uid: 'ku' });
     watcher.close();
+  });
+});
+
+describe('a connector crash', () => {
+  test('the users of a SIGKILLed connector leave rosters and stat once the reaper has run', async () => {
+    const doomed = await stack.startConnector();
+    const watcher = await member(0, 'cw', 'x1');
+    const victim = await member(doomed, 'cv', 'x1');
+    expect(await watcher.nth('remote_join', 1)).toEqual({ uid: 'cv' });
+    await doomed.stop('SIGKILL');
+    await until(async () => ((await redis.hget(keys.client(`${NS}#cv#web-cv`), 'disconnect_reason')) === 'connector lost' ? true : undefined), 10_000);
+    expect((await rest('/admin/monitor/room_users?roomId=x1')).body.data).toEqual({ users: [{ uid: 'cw' }] });
+    const late = await member(1, 'cl', 'x1');
+    await barrier(watcher, late, 'after-crash');
+    expect(late.all('remote_join')).toEqual([{ uid: 'cw' }]);
+    expect((await rest('/admin/monitor/stat')).body.data.online_users.map((u: any) => u.uid).sort()).toEqual(['cl', 'cw']);
+    victim.close();
   });
 });
 

@@ -1,3 +1,4 @@
+import { clientIdOf } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { RoomsyncKeys } from './roomsync-keys';
@@ -26,6 +27,10 @@ type Call = (...a: (string | number)[]) => Promise<unknown>;
  * Who is online in a roomsync namespace and in which room, cluster-wide (seed 000 kept it in each
  * process's memory, so rosters and kickout stopped at the process). Entries carry their
  * connection: a clean-up never removes what a newer connection of the same uid wrote.
+ *
+ * What is read is checked against the core's client records (the client of uid `u` is
+ * `<nsp>#u#web-u`): an entry whose connection is no longer the client's current one was left by a
+ * connector that died before its clean-up (the reaper ended its connections), and is dropped.
  */
 export class RoomsyncPresence {
   private readonly rk: RoomsyncKeys;
@@ -33,7 +38,7 @@ export class RoomsyncPresence {
 
   constructor(
     private readonly redis: RedisClient,
-    keys: Keys,
+    private readonly keys: Keys,
   ) {
     this.rk = new RoomsyncKeys(keys);
     new Scripts(redis);
@@ -69,7 +74,18 @@ export class RoomsyncPresence {
     )) as string[];
     const members: RoomsyncMember[] = [];
     for (let i = 1; i < flat.length; i += 2) members.push(JSON.parse(flat[i]!) as RoomsyncMember);
-    return members;
+    return this.alive(nsp, members, room);
+  }
+
+  /**
+   * The entries whose connection is still their client's current one; the others are removed
+   * (compare-and-delete: a newer connection's entry is never touched).
+   */
+  private async alive<T extends { readonly sid: string; readonly uid: string | number }>(nsp: string, entries: T[], room: string | undefined): Promise<T[]> {
+    const current = await Promise.all(entries.map((e) => this.redis.hget(this.keys.client(clientIdOf(nsp, String(e.uid), 'web', String(e.uid))), 'sid')));
+    const stale = entries.filter((e, i) => current[i] !== e.sid);
+    await Promise.all(stale.map((e) => this.leave(nsp, room, e.uid, e.sid, room === undefined)));
+    return entries.filter((e, i) => current[i] === e.sid);
   }
 
   /** Removes the connection from the room (and, `offline`, from the online users). */
@@ -80,12 +96,15 @@ export class RoomsyncPresence {
   /** The room's members (admin `room_users`, the system push's "room exists"). */
   async members(nsp: string, room: string): Promise<RoomsyncMember[]> {
     const values = await this.redis.hvals(this.rk.room(nsp, room));
-    return values.map((v) => JSON.parse(v) as RoomsyncMember);
+    return this.alive(nsp, values.map((v) => JSON.parse(v) as RoomsyncMember), room);
   }
 
   /** Every online user and every room with members (admin `stat`). */
   async snapshot(nsp: string): Promise<{ users: RoomsyncUser[]; rooms: string[] }> {
-    const [users, rooms] = await Promise.all([this.redis.hvals(this.rk.users(nsp)), this.redis.smembers(this.rk.rooms(nsp))]);
-    return { users: users.map((v) => JSON.parse(v) as RoomsyncUser), rooms: rooms.sort() };
+    const users = await this.alive(nsp, (await this.redis.hvals(this.rk.users(nsp))).map((v) => JSON.parse(v) as RoomsyncUser), undefined);
+    // A room of dead entries only is dropped from the set when its members are read.
+    const rooms: string[] = [];
+    for (const room of await this.redis.smembers(this.rk.rooms(nsp))) if ((await this.members(nsp, room)).length > 0) rooms.push(room);
+    return { users, rooms: rooms.sort() };
   }
 }
