@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from '@herald/log';
 import type { PushService } from '@herald/publish';
 import {
@@ -6,7 +7,7 @@ import {
   RoomsyncPresence,
   verifySecret,
   type Keys,
-  type NamespaceRecord,
+  type NamespaceSettings,
   type NamespaceStore,
   type RedisClient,
 } from '@herald/store';
@@ -26,7 +27,7 @@ export interface RoomsyncRouteContext {
 declare module 'fastify' {
   interface FastifyRequest {
     /** The roomsync namespace whose admin `uid` & `token` (query) authenticated the request. */
-    roomsyncNamespace?: NamespaceRecord;
+    roomsyncNamespace?: NamespaceSettings;
   }
 }
 
@@ -73,13 +74,33 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
   const presence = new RoomsyncPresence(redis, keys);
   const log = logger.child({ module: 'roomsync-api' });
 
-  /** The roomsync namespace whose admin credentials these are (any namespace with that admin uid). */
-  async function namespaceOf(uid: string, token: string): Promise<NamespaceRecord | undefined> {
+  const admits = (record: NamespaceSettings | null, uid: string, token: string): record is NamespaceSettings => {
+    if (!record || record.protocol !== 'roomsync' || record.offline) return false;
+    const settings = roomsyncSettings(record.protocolSettings);
+    return settings.adminUid === uid && verifySecret(token, settings.adminTokenHash);
+  };
+  /**
+   * Which namespace credentials named last: only a hint, since every request checks them against
+   * the namespace's current settings (kept coherent in memory by the namespace channel), so a
+   * changed token or admin uid takes effect at once.
+   */
+  const found = new Map<string, string>();
+
+  /** The roomsync namespace whose admin credentials these are; every namespace is looked at on a miss. */
+  async function namespaceOf(uid: string, token: string): Promise<NamespaceSettings | undefined> {
+    const hint = `${uid}\n${createHash('sha256').update(token).digest('hex')}`;
+    const known = found.get(hint);
+    if (known !== undefined) {
+      const record = await namespaces.settings(known);
+      if (admits(record, uid, token)) return record;
+      found.delete(hint);
+    }
     for await (const page of namespaces.pages()) {
       for (const record of page) {
-        if (record.protocol !== 'roomsync' || record.offline) continue;
-        const settings = roomsyncSettings(record.protocolSettings);
-        if (settings.adminUid === uid && verifySecret(token, settings.adminTokenHash)) return record;
+        if (!admits(record, uid, token)) continue;
+        if (found.size >= 1000) found.clear();
+        found.set(hint, record.key);
+        return record;
       }
     }
     return undefined;
