@@ -33,6 +33,13 @@ declare module 'fastify' {
 
 type Fields = Record<string, unknown>;
 
+/** OpenAPI description of a seed route: answered with the seed's envelope (docs/protocols/roomsync.md), never a catalogue error. */
+const doc = (summary: string) => ({
+  tags: ['roomsync'],
+  summary,
+  description: 'Roomsync namespaces (seed 000). Admin `uid` & `token` in the query. Always HTTP 200 with `{meta: {status, msg}, data}`; see docs/protocols/roomsync.md.',
+});
+
 const fieldsOf = (value: unknown): Fields => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Fields) : {});
 
 /** A uid or room id given as a non-empty string or a number (the seed's `if (roomId && roomId != '')`). */
@@ -141,7 +148,7 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
       return { raw, uid };
     };
 
-    scope.post('/user/create_token', async (request) => {
+    scope.post('/user/create_token', { schema: doc('Seed 000: create a user token {uid}') }, async (request) => {
       const { raw, uid } = userOf(request);
       const token = await accounts.create(ns(request), uid);
       if (token === undefined) throw new RoomsyncRefusal(RoomsyncCodes.userExists);
@@ -149,7 +156,7 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
       return answer(RoomsyncCodes.ok, { uid: raw, token });
     });
 
-    scope.post('/user/refresh_token', async (request) => {
+    scope.post('/user/refresh_token', { schema: doc('Seed 000: replace a user token {uid}') }, async (request) => {
       const { raw, uid } = userOf(request);
       const token = await accounts.refresh(ns(request), uid);
       if (token === undefined) throw new RoomsyncRefusal(RoomsyncCodes.userNotExists, { uid: raw });
@@ -157,7 +164,7 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
       return answer(RoomsyncCodes.ok, { uid: raw, token });
     });
 
-    scope.get('/admin/monitor/stat', async (request) => {
+    scope.get('/admin/monitor/stat', { schema: doc('Seed 000: online users and rooms, cluster-wide') }, async (request) => {
       const record = request.roomsyncNamespace!;
       const settings = roomsyncSettings(record.protocolSettings);
       const { users, rooms } = await presence.snapshot(record.key);
@@ -181,19 +188,19 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
       });
     });
 
-    scope.get('/admin/monitor/room_users', async (request) => {
+    scope.get('/admin/monitor/room_users', { schema: doc('Seed 000: the users in a room ?roomId') }, async (request) => {
       const members = await presence.members(ns(request), roomIdOf(request));
       return answer(RoomsyncCodes.ok, { users: members.map((m) => (m.dummy ? { uid: m.uid, dummy: true } : { uid: m.uid })) });
     });
 
-    scope.get('/admin/monitor/room_msgs', async (request) => {
+    scope.get('/admin/monitor/room_msgs', { schema: doc('Seed 000: a page of a room history ?roomId&offset') }, async (request) => {
       const room = roomIdOf(request);
       const offset = parseInt(String(fieldsOf(request.query)['offset'] ?? '0'), 10);
       const page = await history.page(ns(request), room, Number.isFinite(offset) && offset > 0 ? offset : 0);
       return answer(RoomsyncCodes.ok, { msgs: page });
     });
 
-    scope.post('/admin/system/push', async (request) => {
+    scope.post('/admin/system/push', { schema: doc('Seed 000: `system <content>` to a room {roomId, content}') }, async (request) => {
       const record = request.roomsyncNamespace!;
       const room = roomIdOf(request);
       const content = fieldsOf(request.body)['content'];
@@ -205,7 +212,7 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
       return answer(RoomsyncCodes.ok);
     });
 
-    scope.post('/admin/system/config', async (request) => {
+    scope.post('/admin/system/config', { schema: doc('Seed 000: set force_user_auth {forceUserAuth}') }, async (request) => {
       const raw = fieldsOf(request.body)['forceUserAuth'];
       if (raw !== undefined) {
         const force = flagOf(raw);
@@ -217,7 +224,7 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
 
     // The seed's code serves `clear_room_msg`; its README says `clear_room_msgs`: both work.
     for (const path of ['/admin/system/clear_room_msg', '/admin/system/clear_room_msgs']) {
-      scope.post(path, async (request) => {
+      scope.post(path, { schema: doc('Seed 000: clear a room history {roomId}') }, async (request) => {
         await history.clear(ns(request), roomIdOf(request));
         return answer(RoomsyncCodes.ok);
       });
