@@ -416,6 +416,15 @@ describe('REST API (seed envelope)', () => {
     expect(await redis.hexists(rk.tokens(NS), 'never')).toBe(0);
   });
 
+  test('20 failed authentications a minute from one address: then even the right credentials get 1', async () => {
+    await redis.del(keys.authFailures('127.0.0.1'));
+    for (let i = 0; i < 20; i++) expect((await rest('/admin/monitor/stat', undefined, `uid=ops&token=guess${i}`)).body.meta.status).toBe(1);
+    expect((await rest('/admin/monitor/stat')).body.meta).toEqual({ status: 1, msg: 'require permission' });
+    // The window (60 s) is the Basic-auth routes' one; the test ends it instead of waiting.
+    await redis.del(keys.authFailures('127.0.0.1'));
+    expect((await rest('/admin/monitor/stat')).body.meta.status).toBe(0);
+  });
+
   test('a malformed body is 5 param error with HTTP 200; form bodies are accepted', async () => {
     const response = await fetch(`http://127.0.0.1:${stack.logic.port}/user/create_token?${ADMIN_Q}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"uid":' });
     expect(response.status).toBe(200);

@@ -196,7 +196,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   consoleRoutes(app);
 
   // Seed 000's token and admin API for roomsync namespaces, with the seed's envelope (routes/roomsync/).
-  roomsyncRoutes({ app, redis, keys, namespaces, push, logger });
+  roomsyncRoutes({ app, redis, keys, namespaces, push, failures, logger });
 
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
   // connection that is still connecting lingers in ioredis.

@@ -13,6 +13,7 @@ import {
 } from '@herald/store';
 import { HeraldError, isValidName, roomsyncSettings, validatePushRequest } from '@herald/wire';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AuthFailures } from '../../plugins/auth';
 import { RoomsyncCodes, RoomsyncRefusal, answer } from './envelope';
 
 export interface RoomsyncRouteContext {
@@ -21,6 +22,8 @@ export interface RoomsyncRouteContext {
   readonly keys: Keys;
   readonly namespaces: NamespaceStore;
   readonly push: PushService;
+  /** logic's failed-authentication limit per client address, shared with the Basic-auth routes. */
+  readonly failures: AuthFailures;
   readonly logger: Logger;
 }
 
@@ -75,7 +78,7 @@ function flagOf(value: unknown): boolean | undefined {
  * body-parser did.
  */
 export function roomsyncRoutes(context: RoomsyncRouteContext): void {
-  const { redis, keys, namespaces, push, logger } = context;
+  const { redis, keys, namespaces, push, failures, logger } = context;
   const accounts = new RoomsyncAccounts(redis, keys);
   const history = new RoomsyncHistory(redis, keys);
   const presence = new RoomsyncPresence(redis, keys);
@@ -129,12 +132,19 @@ export function roomsyncRoutes(context: RoomsyncRouteContext): void {
       return reply.status(200).send(answer(RoomsyncCodes.serverError));
     });
     scope.addHook('onRequest', async (request) => {
+      // An address over logic's failed-authentication limit is refused before any lookup (the
+      // limit's own refusal, a 429 elsewhere, is the seed's `require permission` here).
+      await failures.check(request.ip).catch(() => {
+        throw new RoomsyncRefusal(RoomsyncCodes.permission);
+      });
       const query = fieldsOf(request.query);
       const uid = query['uid'];
       const token = query['token'];
-      if (typeof uid !== 'string' || typeof token !== 'string' || uid === '' || token === '') throw new RoomsyncRefusal(RoomsyncCodes.permission);
-      const record = await namespaceOf(uid, token);
-      if (!record) throw new RoomsyncRefusal(RoomsyncCodes.permission);
+      const record = typeof uid === 'string' && typeof token === 'string' && uid !== '' && token !== '' ? await namespaceOf(uid, token) : undefined;
+      if (!record) {
+        await failures.record(request.ip);
+        throw new RoomsyncRefusal(RoomsyncCodes.permission);
+      }
       request.roomsyncNamespace = record;
     });
 
