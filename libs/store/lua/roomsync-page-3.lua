@@ -3,9 +3,9 @@
   `offset`, and, when fewer than a page remain, every update entry after them (oldest write first).
 
   Input:
-    KEYS[1] the room's insert list   ({nsp|rs|<room>}:ins)
-    KEYS[2] the room's update hash   ({nsp|rs|<room>}:upd)
-    KEYS[3] the room's update order  ({nsp|rs|<room>}:updz)
+    KEYS[1] the room's insert list   ({nsp}:rs:h:<room>:ins)
+    KEYS[2] the room's update hash   ({nsp}:rs:h:<room>:upd)
+    KEYS[3] the room's update order  ({nsp}:rs:h:<room>:updz)
     ARGV[1] offset (>= 0)
     ARGV[2] page size
 

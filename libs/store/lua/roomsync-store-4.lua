@@ -2,10 +2,10 @@
   Stores one message of a roomsync room (seed 000 `msg`), and applies the namespace's retention.
 
   Input:
-    KEYS[1] the room's insert list          ({nsp|rs|<room>}:ins)  RPUSH, synced in order
-    KEYS[2] the room's update hash          ({nsp|rs|<room>}:upd)  msgId -> entry, last write wins
-    KEYS[3] the room's update order         ({nsp|rs|<room>}:updz) msgId scored by write time (ms, strictly increasing)
-    KEYS[4] the room's ignore list          ({nsp|rs|<room>}:ign)  kept apart, never synced
+    KEYS[1] the room's insert list          ({nsp}:rs:h:<room>:ins)  RPUSH, synced in order
+    KEYS[2] the room's update hash          ({nsp}:rs:h:<room>:upd)  msgId -> entry, last write wins
+    KEYS[3] the room's update order         ({nsp}:rs:h:<room>:updz) msgId scored by write time (ms, strictly increasing)
+    KEYS[4] the room's ignore list          ({nsp}:rs:h:<room>:ign)  kept apart, never synced
     ARGV[1] storage: 0 insert, 1 update, 2 ignore
     ARGV[2] msgId (storage 1)
     ARGV[3] the entry, JSON that starts with {"ts":<unix s>,

@@ -4,10 +4,11 @@ import type { Keys } from './keys';
  * The Redis keys of the roomsync protocol (seed 000), beside the core's schema (keys.ts,
  * docs/data-model.md).
  *
- * A room's history shares the tag `{<nsp>|rs|<room>}`, so one script stores or pages it on Redis
- * Cluster; the namespace's accounts and presence share `{<nsp>}`. Room ids are chosen by seed clients
- * (any string or number): they are percent-encoded (`encodeURIComponent`) in key names, which is
- * injective and leaves no `{`, `}`, `|` or `:` to forge a tag or a separator.
+ * Every key shares the namespace's tag `{<nsp>}`, like its messages (keys.ts): one script stores
+ * or pages a room's history on Redis Cluster, and the namespace clean-up (`SCAN` of the tag,
+ * namespace-cleanup.ts) removes them with the rest of the namespace. Room ids are chosen by seed
+ * clients (any string or number): they are percent-encoded (`encodeURIComponent`) in key names,
+ * which is injective and leaves no `{`, `}`, `|` or `:` to forge a tag or a separator.
  */
 export class RoomsyncKeys {
   constructor(private readonly keys: Keys) {}
@@ -17,7 +18,7 @@ export class RoomsyncKeys {
   }
 
   private roomTag(nsp: string, room: string): string {
-    return `${this.keys.prefix}{${nsp}|rs|${encodeURIComponent(room)}}`;
+    return `${this.nsTag(nsp)}:h:${encodeURIComponent(room)}`;
   }
 
   /** list of insert messages (storage 0), oldest first. */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
-import { Keys, RoomsyncAccounts, RoomsyncHistory, RoomsyncKeys, RoomsyncPresence } from '../src';
+import { Keys, NamespaceCleanup, RoomsyncAccounts, RoomsyncHistory, RoomsyncKeys, RoomsyncPresence } from '../src';
 
 /** The roomsync stores (seed 000) on a real Redis: retention, paging, presence ownership, accounts. */
 let server: TestRedis;
@@ -140,5 +140,23 @@ describe('RoomsyncAccounts', () => {
     expect(await accounts.allow(NS, 'other', 3, 300)).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 350));
     expect(await accounts.allow(NS, 'u', 3, 300)).toBe(true);
+  });
+});
+
+describe('namespace clean-up', () => {
+  test('deleting a namespace\'s data removes its roomsync history, tokens and presence, and nothing of another namespace', async () => {
+    for (const nsp of [NS, '/other']) {
+      await history.store(nsp, 'room 1', 0, '', entry('x'), retention);
+      await history.store(nsp, 'room 1', 1, 'k', entry('y'), retention);
+      await history.store(nsp, 'room 1', 2, '', entry('z'), retention);
+      await new RoomsyncAccounts(redis, keys).create(nsp, 'u');
+      await new RoomsyncPresence(redis, keys).online(nsp, { sid: 's', uid: 'u' });
+    }
+    await new NamespaceCleanup(redis, keys).clearData(NS);
+    expect(await redis.keys(`rs:{${NS}}*`)).toEqual([]);
+    const other = new RoomsyncKeys(keys);
+    expect((await redis.keys('rs:{/other}*')).sort()).toEqual(
+      [other.inserts('/other', 'room 1'), other.updates('/other', 'room 1'), other.updateOrder('/other', 'room 1'), other.ignored('/other', 'room 1'), other.tokens('/other'), other.users('/other')].sort(),
+    );
   });
 });
