@@ -89,8 +89,10 @@ afterAll(async () => {
   closeSeedClients();
   await redis.quit();
   expect(await worker.stop()).toBe(0);
-  // The crash test's connector was SIGKILLed (null).
-  expect(await stack.stop()).toEqual([0, 0, 0, null]);
+  // Logic and the two connectors exit cleanly; the crash test's connector was SIGKILLed (null).
+  const codes = await stack.stop();
+  expect(codes.slice(0, 3)).toEqual([0, 0, 0]);
+  expect(codes.slice(3).every((code) => code === null)).toBe(true);
 });
 
 describe('namespace settings', () => {
@@ -257,6 +259,39 @@ describe('rooms across connectors', () => {
     fresh.close();
     expect(await watcher.nth('remote_disconnect', 1)).toEqual({ uid: 'ku' });
     watcher.close();
+  });
+});
+
+describe('protocol violations', () => {
+  test('malformed payloads of every event: refused or ignored, nothing relayed or stored, no process hurt', async () => {
+    const a = await member(0, 'va', 'v1');
+    const b = await member(1, 'vb', 'v1');
+    await b.nth('remote_join', 1);
+    // 100 levels: deeper than Herald keeps (64), within what socket.io's decoder takes.
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100; i++) deep = { d: deep };
+    for (const payload of [null, 42, 'text', [], [1, 2], true, Buffer.from('binary')]) {
+      a.emit('msg', payload);
+      a.emit('join', payload);
+      a.emit('authenticate', payload);
+    }
+    a.emit('msg', { data: deep, storage: 0, msgId: 'deep' });
+    expect(await a.nth('msg', 1)).toEqual({ status: 1, data: 'msg too deep' });
+    await a.nth('join', 8);
+    expect(a.all('join').slice(1)).toEqual(Array(7).fill({ status: 1, data: 'join failed, require roomId' }));
+    for (const offset of [-5, 'abc', {}, [], null, 1e20, '7e3']) {
+      const page = a.next('sync');
+      a.emit('sync', { offset });
+      expect(await page).toEqual({ data: [], offset: expect.any(Number), next: 0 });
+    }
+    a.emit('sync', 'not an object');
+    expect(await a.next('sync')).toEqual({ data: [], offset: 0, next: 0 });
+    // The join failures left the client in its room: it still relays, and nothing else was relayed or stored.
+    await barrier(a, b, 'after-violations');
+    expect(b.all('msg').map((m) => m.data)).toEqual(['after-violations']);
+    expect(await redis.llen(rk.inserts(NS, 'v1'))).toBe(0);
+    expect(a.all('authenticate')).toHaveLength(1);
+    for (const service of [stack.logic, ...stack.connectors]) expect(service.logs.filter((line) => Number(line.level) >= 50)).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { clientIdOf, isValidName, roomsyncSettings, type RoomsyncSettings } from '@herald/wire';
+import { MAX_JSON_DEPTH, clientIdOf, isValidName, jsonDepthExceeds, roomsyncSettings, type RoomsyncSettings } from '@herald/wire';
 import { RoomsyncAccounts, RoomsyncHistory, RoomsyncPresence, type Keys, type RedisClient } from '@herald/store';
 import type { CoreServices } from '../../core/protocol';
 import { adapterRoom, type HeraldSocket, type Identity } from '../../core/socket-data';
@@ -84,6 +84,7 @@ export const TEXTS = Object.freeze({
   joinSuccess: 'join success',
   joinFailed: 'join failed, require roomId',
   msgTooLarge: 'msg too large',
+  msgTooDeep: 'msg too deep',
 });
 
 const isPlainObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -216,12 +217,13 @@ export function bindSession(socket: HeraldSocket, core: CoreServices, state: Roo
 
   on('msg', (payload: unknown) => {
     if (!state.authenticated || state.room === undefined || state.dummy) return;
-    let size: number;
-    try {
-      size = Buffer.byteLength(JSON.stringify(payload) ?? '');
-    } catch {
+    // Nested deeper than Herald stores anything (json-depth.ts): JSON.stringify and socket.io's
+    // encoder would overflow the stack relaying or syncing it.
+    if (jsonDepthExceeds(payload, MAX_JSON_DEPTH)) {
+      emit('msg', { status: 1, data: TEXTS.msgTooDeep });
       return;
     }
+    const size = Buffer.byteLength(JSON.stringify(payload) ?? '');
     if (size > state.settings.maxMessageBytes) {
       emit('msg', { status: 1, data: TEXTS.msgTooLarge });
       return;
