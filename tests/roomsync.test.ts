@@ -75,7 +75,9 @@ beforeAll(async () => {
   });
   worker = await startService('worker', { env: stack.env });
   redis = new Redis(stack.redis.url);
-  const saved = await saveNamespace({ key: NS, auth_passwd: 'pw', protocol: 'roomsync', settings: { admin_uid: 'ops', admin_token: 'ops-secret-token', auth_timeout_ms: 1500 } });
+  const saved = await saveNamespace({ key: NS, auth_passwd: 'pw', protocol: 'roomsync', settings: { admin_uid: 'ops', admin_token: 'ops-secret-token' } });
+  // A namespace with a short timeout, asked for by name on the same path (only `/` is mapped).
+  expect((await saveNamespace({ key: '/rs-quick', protocol: 'roomsync', settings: { auth_timeout_ms: 1500 } })).status).toBe(200);
   expect(saved).toEqual({ status: 200, body: {} });
 }, 60_000);
 
@@ -103,7 +105,7 @@ describe('namespace settings', () => {
       expect(answer.body.code).toBe('PROTOCOL_SETTINGS_INVALID');
     }
     const list = await stack.api(`/api/admin/namespace/list?key=${NS}`, { auth: ADMIN });
-    expect(list.body.list[0].settings).toEqual({ admin_uid: 'ops', admin_token_set: true, auth_timeout_ms: 1500 });
+    expect(list.body.list[0].settings).toEqual({ admin_uid: 'ops', admin_token_set: true });
     // The admin token is stored hashed, never as given.
     expect(await redis.hget('h:ns:/rs', 'protocol_settings')).not.toContain('ops-secret-token');
   });
@@ -140,7 +142,7 @@ describe('authentication', () => {
   });
 
   test('no authenticate within auth_timeout_ms: authentication timeout, then disconnect', async () => {
-    const c = await seedClient(stack.connectors[0]!.port);
+    const c = await seedClient(stack.connectors[0]!.port, '/socket.io', '/rs-quick');
     const started = Date.now();
     expect(await c.next('authenticate', 5000)).toEqual({ status: 1, data: 'authentication timeout' });
     await c.nth('disconnect', 1);
@@ -476,7 +478,7 @@ describe('REST API (seed envelope)', () => {
     expect(stat.meta).toEqual({ status: 0, msg: 'success' });
     expect(stat.data).toMatchObject({ online_user_count: 3, online_room_count: 2, online_socket_count: 3, online_rooms: ['st1', 'st2'], force_user_auth: true });
     expect(stat.data.online_users.map((u: any) => u.uid).sort()).toEqual(['sa', 'sb', 'sc']);
-    expect(stat.data.config).toEqual({ auth_timeout_ms: 1500, max_message_bytes: 512000, auth_rate_limit: 30, history_max_messages: 10000, history_max_age_s: 2592000 });
+    expect(stat.data.config).toEqual({ auth_timeout_ms: 10000, max_message_bytes: 512000, auth_rate_limit: 30, history_max_messages: 10000, history_max_age_s: 2592000 });
     expect(JSON.stringify(stat.data)).not.toContain('ops-secret-token');
     expect((await rest('/admin/monitor/room_users?roomId=st2')).body.data).toEqual({ users: [{ uid: 'sc', dummy: true }] });
     expect((await rest('/admin/monitor/room_users?roomId=nowhere')).body.data).toEqual({ users: [] });

@@ -38,9 +38,9 @@ export interface SeedClient {
 
 const opened: SeedClient[] = [];
 
-/** Opens a seed client on `path` of a connector and waits for the connection. */
-export async function seedClient(port: number, path = '/socket.io'): Promise<SeedClient> {
-  const socket = ioV2(`http://127.0.0.1:${port}`, { path, transports: ['websocket'], reconnection: false, forceNew: true });
+/** Opens a seed client on `path` of a connector (on `/`, or a namespace by name) and waits for the connection. */
+export async function seedClient(port: number, path = '/socket.io', namespace = ''): Promise<SeedClient> {
+  const socket = ioV2(`http://127.0.0.1:${port}${namespace}`, { path, transports: ['websocket'], reconnection: false, forceNew: true });
   const events: { event: string; data: any }[] = [];
   const waiters: { event: string; n: number; resolve: (data: any) => void }[] = [];
   const count = (event: string) => events.filter((e) => e.event === event).length;
