@@ -29,6 +29,7 @@ const SCENARIOS = {
   s6: './scenarios/s6-ack-path.mjs',
   s7: './scenarios/s7-overload.mjs',
   s9: './scenarios/s9-webservice.mjs',
+  s8: './scenarios/s8-roomsync.mjs',
 };
 const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws'];
 

@@ -15,3 +15,7 @@ export * from './slot-pipeline';
 export * from './cached-namespace-store';
 export * from './message-timeline';
 export * from './webservice-store';
+export * from './roomsync-keys';
+export * from './roomsync-history';
+export * from './roomsync-presence';
+export * from './roomsync-accounts';

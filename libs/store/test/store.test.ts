@@ -2,12 +2,13 @@ import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
 import { validatePushRequest } from '@herald/wire';
 import { PLATFORMS } from '@herald/wire';
-import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
+import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 
 let server: TestRedis;
 let redis: Redis;
 const keys = new Keys('t:');
+const rk = new RoomsyncKeys(keys);
 let scripts: Scripts;
 
 beforeAll(async () => {
@@ -218,6 +219,11 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     webserviceSend: (n) => [webserviceKeys(n)],
     webserviceAck: (n) => [webserviceKeys(n)],
     webserviceBatchAck: (n) => [webserviceKeys(n)],
+    // Roomsync (seed 000) room ids are any string: percent-encoded in key names (roomsync-keys.ts).
+    roomsyncStore: (n) => [n.room, '1000', 'a}{b|c:d 房间'].map((room) => [rk.inserts(n.nsp, room), rk.updates(n.nsp, room), rk.updateOrder(n.nsp, room), rk.ignored(n.nsp, room)]),
+    roomsyncPage: (n) => [n.room, 'a}{b|c:d 房间'].map((room) => [rk.inserts(n.nsp, room), rk.updates(n.nsp, room), rk.updateOrder(n.nsp, room)]),
+    roomsyncPresence: (n) => [n.room, '', 'a}{b|c:d'].map((room) => [rk.users(n.nsp), rk.room(n.nsp, room), rk.rooms(n.nsp)]),
+    roomsyncAccount: (n) => [[rk.tokens(n.nsp)], [rk.authCount(n.nsp, n.userid)]],
   };
   function webserviceKeys(n: (typeof names)[number]): string[] {
     const base = `${keys.prefix}{${n.nsp}}:ws:`;

@@ -13,3 +13,4 @@ export * from './client-settings';
 export * from './callback-address';
 export * from './json-depth';
 export * from './protocols/webservice';
+export * from './protocols/roomsync';

@@ -2,6 +2,7 @@ import { Type, type TObject } from '@sinclair/typebox';
 import type { ProtocolName } from './protocols';
 import { compileValidator, type Validator } from './validator';
 import { WEBSERVICE_SETTINGS_SPEC } from './protocols/webservice';
+import { ROOMSYNC_SETTINGS } from './protocols/roomsync';
 
 /**
  * The settings a protocol adds to its namespaces (`settings` of the namespace save; docs/api.md
@@ -21,6 +22,7 @@ export interface ProtocolSettingsSpec {
 /** The settings of each protocol that has any (a protocol without an entry accepts none). */
 export const PROTOCOL_SETTINGS: Readonly<Partial<Record<ProtocolName, ProtocolSettingsSpec>>> = Object.freeze({
   webservice: WEBSERVICE_SETTINGS_SPEC,
+  roomsync: ROOMSYNC_SETTINGS,
 });
 
 /** A JSON object of protocol settings as stored (`protocol_settings` of the namespace hash). */

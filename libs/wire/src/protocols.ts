@@ -9,7 +9,7 @@ export const PROTOCOL_NAMES = ['push', 'webservice', 'sessions', 'roomsync', 'ch
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** Protocols Herald serves today. */
-export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push', 'webservice']);
+export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push', 'webservice', 'roomsync']);
 
 /** The protocol of a namespace record that names none (every record saved before the field existed). */
 export const DEFAULT_PROTOCOL: ProtocolName = 'push';
@@ -35,7 +35,8 @@ export const OFFLINE_POLICIES: Readonly<Record<ProtocolName, OfflinePolicy | und
   // Seed 001 keeps messages in its own per-device queues (protocols/webservice), not in inboxes or APNs.
   webservice: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze([] as Platform[]) }),
   sessions: undefined,
-  roomsync: undefined,
+  // Seed 000: clients are web sockets that `sync` the room's history when back; nothing offline.
+  roomsync: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze([] as Platform[]) }),
   chat: undefined,
 });
 

@@ -38,6 +38,7 @@ import { adminOnlineRoutes } from './routes/admin-online';
 import { adminWebhookRoutes } from './routes/admin-webhooks';
 import { Type } from '@sinclair/typebox';
 import { webserviceRoutes } from './routes/webservice/send';
+import { roomsyncRoutes } from './routes/roomsync/routes';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -199,6 +200,8 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   void app.register(async (webservice) => {
     webserviceRoutes({ app: webservice, namespaces, push, bus, redis, keys, failures, logger: logger.child({ module: 'webservice' }) });
   });
+  // Seed 000's token and admin API for roomsync namespaces, with the seed's envelope (routes/roomsync/).
+  roomsyncRoutes({ app, redis, keys, namespaces, push, failures, logger });
 
   // Ready means Redis answers: pm2's wait_ready and the tests rely on it, and closing a
   // connection that is still connecting lingers in ioredis.

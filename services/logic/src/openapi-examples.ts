@@ -1172,5 +1172,195 @@ export const API_EXAMPLES: readonly ApiExample[] = [
     "path": "/healthcheck",
     "status": 200,
     "answer": "ok"
+  },
+  {
+    "method": "POST",
+    "path": "/api/admin/namespace/save",
+    "status": 200,
+    "body": {
+      "key": "/chatroom",
+      "protocol": "roomsync",
+      "settings": {
+        "admin_uid": "ops",
+        "admin_token": "change-me-to-a-long-random-string"
+      }
+    },
+    "answer": {}
+  },
+  {
+    "method": "POST",
+    "path": "/user/create_token?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "body": {
+      "uid": "1000"
+    },
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {
+        "uid": "1000",
+        "token": "<string>"
+      }
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/user/refresh_token?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "body": {
+      "uid": "1000"
+    },
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {
+        "uid": "1000",
+        "token": "<string>"
+      }
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/user/refresh_token?uid=ops&token=wrong-token",
+    "status": 200,
+    "body": {
+      "uid": "1000"
+    },
+    "answer": {
+      "meta": {
+        "status": 1,
+        "msg": "require permission"
+      },
+      "data": {}
+    }
+  },
+  {
+    "method": "GET",
+    "path": "/admin/monitor/stat?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {
+        "online_user_count": 0,
+        "online_users": [],
+        "online_room_count": 0,
+        "online_rooms": [],
+        "online_socket_count": 0,
+        "force_user_auth": true,
+        "env": "<string>",
+        "config": {
+          "auth_timeout_ms": 10000,
+          "max_message_bytes": 512000,
+          "auth_rate_limit": 30,
+          "history_max_messages": 10000,
+          "history_max_age_s": 2592000
+        },
+        "memory": {
+          "rss": "<number>",
+          "heapTotal": "<number>",
+          "heapUsed": "<number>",
+          "external": "<number>",
+          "arrayBuffers": "<number>"
+        }
+      }
+    }
+  },
+  {
+    "method": "GET",
+    "path": "/admin/monitor/room_users?roomId=1000&uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {
+        "users": []
+      }
+    }
+  },
+  {
+    "method": "GET",
+    "path": "/admin/monitor/room_msgs?roomId=1000&offset=0&uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {
+        "msgs": {
+          "data": [],
+          "offset": 0,
+          "next": 0
+        }
+      }
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/admin/system/push?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "body": {
+      "roomId": 1000,
+      "content": "maintenance at noon"
+    },
+    "answer": {
+      "meta": {
+        "status": 7,
+        "msg": "room not exists"
+      },
+      "data": {}
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/admin/system/config?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "body": {
+      "forceUserAuth": false
+    },
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {}
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/admin/system/clear_room_msg?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "body": {
+      "roomId": 1000
+    },
+    "answer": {
+      "meta": {
+        "status": 0,
+        "msg": "success"
+      },
+      "data": {}
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/admin/system/clear_room_msgs?uid=ops&token=change-me-to-a-long-random-string",
+    "status": 200,
+    "body": {},
+    "answer": {
+      "meta": {
+        "status": 5,
+        "msg": "param error"
+      },
+      "data": {}
+    }
   }
 ];

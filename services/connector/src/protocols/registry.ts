@@ -2,6 +2,7 @@ import { SERVED_PROTOCOLS, type ProtocolName } from '@herald/wire';
 import type { Protocol } from '../core/protocol';
 import { pushProtocol } from './push';
 import { webserviceProtocol } from './webservice';
+import { roomsyncProtocol } from './roomsync';
 
 /**
  * The protocols a connector serves, by name. Adding a protocol: one folder under protocols/ that
@@ -25,7 +26,7 @@ export class ProtocolRegistry {
 }
 
 /** Every protocol module Herald has: exactly the served ones. */
-export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, webserviceProtocol]);
+export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, webserviceProtocol, roomsyncProtocol]);
 
 /** The registry of a connector serving every protocol Herald has. */
 export function defaultRegistry(): ProtocolRegistry {
