@@ -263,6 +263,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     port: () => boundPort,
     clientPushIntervalMs: config.clientPushIntervalMs,
     logger,
+    connector: { id, redisTarget: config.redis, redis, keys, logger },
   };
 
   const onConnection = (socket: HeraldSocket): void => {
