@@ -115,6 +115,8 @@ export const Errors = Object.freeze({
   HTTP_INVALID: entry('HTTP_INVALID', 'malformed HTTP request', 400),
   REQUEST_TIMEOUT: entry('REQUEST_TIMEOUT', 'request timeout', 408),
   JSON_TOO_DEEP: entry('JSON_TOO_DEEP', 'body nested too deeply', 400),
+  // --- sessions protocol (seed 003) ---
+  NAMESPACE_NOT_SESSIONS: entry('NAMESPACE_NOT_SESSIONS', 'namespace does not use the sessions protocol', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -1114,5 +1114,37 @@ export const API_EXAMPLES: readonly ApiExample[] = [
     "method": "GET",
     "path": "/push-admin",
     "status": 302
+  },
+  {
+    "method": "POST",
+    "path": "/api/admin/namespace/save",
+    "status": 200,
+    "body": {
+      "key": "/yunity",
+      "auth_passwd": "pw",
+      "protocol": "sessions",
+      "settings": {
+        "session_key_prefix": "session-store-",
+        "notifications_channel": "notifications"
+      }
+    },
+    "answer": {}
+  },
+  {
+    "method": "GET",
+    "path": "/api/admin/namespace/connections/%2Fyunity",
+    "status": 200,
+    "answer": {
+      "connections": []
+    }
+  },
+  {
+    "method": "GET",
+    "path": "/api/admin/namespace/connections/console",
+    "status": 400,
+    "answer": {
+      "code": "NAMESPACE_NOT_SESSIONS",
+      "msg": "namespace does not use the sessions protocol: push"
+    }
   }
 ];
