@@ -28,8 +28,9 @@ const SCENARIOS = {
   s5: './scenarios/s5-reconnect-storm.mjs',
   s6: './scenarios/s6-ack-path.mjs',
   s7: './scenarios/s7-overload.mjs',
+  s9: './scenarios/s9-sessions.mjs',
 };
-const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws'];
+const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws', 'b-sessions'];
 
 function parseArgs(argv) {
   const picked = [];
