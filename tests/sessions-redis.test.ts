@@ -170,3 +170,28 @@ test('the application Redis restarts without the setting and without its data: H
     app.disconnect();
   }
 }, 30_000);
+
+test('an application Redis down when the first client authenticates: the socket is bound once it is up, without authenticating again', async () => {
+  const late = await startRedis();
+  try {
+    await late.shutdown();
+    await save('/late', { session_redis_url: late.url });
+    const c = await client('/late');
+    c.socket.emit('authenticate', { sessionId: 'l1' });
+    await stack.connectors[0]!.waitForLog((line) => line.msg === 'sessions: cannot subscribe to the application Redis; trying again' && line['namespace'] === '/late', 15_000);
+    expect(await userOf('/late', 'l1')).toEqual(['__nouser__']);
+    await late.restart();
+    const app = new Redis(late.url);
+    try {
+      await app.set('session-store-l1', 'hal');
+      await bound('/late', 'l1', 'hal');
+      await app.publish('notifications', JSON.stringify({ users: ['hal'], data: 'late' }));
+      await until(async () => (c.messages.length === 1 ? true : undefined));
+      expect(c.messages).toEqual(['late']);
+    } finally {
+      app.disconnect();
+    }
+  } finally {
+    await late.stop();
+  }
+}, 40_000);

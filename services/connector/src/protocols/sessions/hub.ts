@@ -32,7 +32,15 @@ interface Scope {
   readonly nsps: Map<HeraldNamespace, number>;
   /** Resolves when the keyspace pattern and the channel are subscribed. */
   ready: Promise<void>;
+  /** The subscription succeeded (and is released when the scope goes). */
+  watching: boolean;
+  /** The subscription failed (the Redis was unreachable): tried again, by a timer and by the next `authenticate`. */
+  failed: boolean;
+  retry: NodeJS.Timeout | undefined;
 }
+
+/** How long after a failed subscription it is tried again. */
+const RESUBSCRIBE_MS = 2000;
 
 /** What the hub keeps per socket. */
 interface SocketState {
@@ -117,8 +125,17 @@ export class SessionsHub {
       sockets.add(socket);
     }
     // Subscribed before the lookup: a change after the GET is notified.
-    await scope.ready;
-    const userId = await this.lookup(scope, sessionId);
+    if (scope.failed) this.watch(scope);
+    let userId: string | undefined;
+    try {
+      await scope.ready;
+      userId = await this.lookup(scope, sessionId);
+    } catch (error) {
+      // The application Redis is unreachable: the admin view shows the session without a user; the
+      // socket is bound when the Redis is back (watch, recheckAll).
+      await this.record(socket, state).catch(() => undefined);
+      throw error;
+    }
     await this.bind(socket, state, sessionId, userId);
   }
 
@@ -147,16 +164,45 @@ export class SessionsHub {
     const known = this.scopes.get(key);
     if (known) return known;
     const link = this.linkFor(linkKey);
-    const scope: Scope = { key, namespace, settings, link, sockets: new Set(), bySession: new Map(), nsps: new Map(), ready: Promise.resolve() };
-    scope.ready = link.redis.watch(settings.keyPrefix, settings.channel).catch((error: unknown) => {
-      this.context.logger.error({ err: (error as Error).message, namespace, redis: link.redis.description }, 'sessions: cannot subscribe to the application Redis');
-      throw error;
-    });
-    // A failed subscription is retried by the next socket of the namespace (a new scope).
-    scope.ready.catch(() => this.scopes.get(key) === scope && this.scopes.delete(key));
+    const scope: Scope = { key, namespace, settings, link, sockets: new Set(), bySession: new Map(), nsps: new Map(), ready: Promise.resolve(), watching: false, failed: false, retry: undefined };
+    this.watch(scope);
     link.scopes.add(scope);
     this.scopes.set(key, scope);
     return scope;
+  }
+
+  /**
+   * Subscribes the scope's keyspace pattern and channel on its link. When that fails (the Redis is
+   * unreachable), it is tried again every few seconds while the scope has sockets, and once it
+   * works every session of the scope is looked up: a socket that authenticated meanwhile is bound
+   * without having to authenticate again (seed clients authenticate only on connect).
+   */
+  private watch(scope: Scope): void {
+    const recovering = scope.failed;
+    scope.failed = false;
+    scope.ready = scope.link.redis.watch(scope.settings.keyPrefix, scope.settings.channel).then(
+      () => {
+        scope.watching = true;
+        if (recovering) this.recheckScope(scope);
+      },
+      (error: unknown) => {
+        scope.failed = true;
+        scope.link.refused.warn('subscribe_failed', { err: (error as Error).message, namespace: scope.namespace, redis: scope.link.redis.description }, 'sessions: cannot subscribe to the application Redis; trying again');
+        this.retryLater(scope);
+        throw error;
+      },
+    );
+    // Rejections are handled by whoever awaits `ready` (authenticate logs them).
+    scope.ready.catch(() => undefined);
+  }
+
+  private retryLater(scope: Scope): void {
+    if (scope.retry || scope.sockets.size === 0) return;
+    scope.retry = setTimeout(() => {
+      scope.retry = undefined;
+      if (scope.failed && scope.sockets.size > 0) this.watch(scope);
+    }, RESUBSCRIBE_MS);
+    scope.retry.unref();
   }
 
   private linkFor(key: string): Link {
@@ -189,11 +235,13 @@ export class SessionsHub {
   }
 
   private async dropScope(scope: Scope): Promise<void> {
+    clearTimeout(scope.retry);
+    scope.retry = undefined;
     if (this.scopes.get(scope.key) === scope) this.scopes.delete(scope.key);
     const { link } = scope;
     link.scopes.delete(scope);
     await scope.ready.catch(() => undefined);
-    link.redis.unwatch(scope.settings.keyPrefix, scope.settings.channel);
+    if (scope.watching) link.redis.unwatch(scope.settings.keyPrefix, scope.settings.channel);
     if (link.scopes.size === 0 && this.links.get(link.key) === link) {
       this.links.delete(link.key);
       await link.redis.close();
@@ -278,7 +326,11 @@ export class SessionsHub {
 
   /** After a subscriber was away: every session of the link is looked up again. */
   private recheckAll(link: Link): void {
-    for (const scope of link.scopes) for (const [sessionId, sockets] of scope.bySession) void this.rebindSession(scope, sessionId, [...sockets]);
+    for (const scope of link.scopes) this.recheckScope(scope);
+  }
+
+  private recheckScope(scope: Scope): void {
+    for (const [sessionId, sockets] of scope.bySession) void this.rebindSession(scope, sessionId, [...sockets]);
   }
 
   // ------------------------------------------------------------------ ingress
