@@ -173,6 +173,10 @@ describe('authenticate and notifications', () => {
     expect(withoutMarkers(bob)).toEqual([]);
     expect(withoutMarkers(anonymous)).toEqual([]);
     expect(bob.socket.connected && anonymous.socket.connected).toBe(true);
+    // One subscriber and one command connection per connector to the application Redis, not one per socket.
+    const names = ((await app.client('LIST')) as string).split('\n').map((line) => /name=(\S*)/.exec(line)?.[1]);
+    expect(names.filter((name) => name === 'herald-sessions-sub')).toHaveLength(2);
+    expect(names.filter((name) => name === 'herald-sessions-commands')).toHaveLength(2);
   });
 
   test('numeric user ids (Django’s) match the session’s value; the seed’s HEAD form emits everything but users', async () => {
@@ -283,6 +287,8 @@ describe('admin connections', () => {
     // Both connectors' sockets are listed (markers: one on each).
     expect(list.filter((c) => c.sessionId === 'marker-session')).toHaveLength(2);
     expect(new Set(list.map((c) => c.connectionId)).size).toBe(list.length);
+    // Session ids are the application's credentials: shown to the admin, never logged.
+    for (const connector of stack.connectors) expect(JSON.stringify(connector.logs) + connector.raw.join('\n')).not.toContain('s-secret');
   });
 
   test('a namespace of another protocol, an unknown or invalid one: precise errors', async () => {
