@@ -219,13 +219,16 @@ describe('authenticate and notifications', () => {
     }
   });
 
-  test('a bad authenticate payload is ignored and the socket stays usable', async () => {
+  test('a bad authenticate payload is ignored, a flood is coalesced, and the socket stays usable', async () => {
     await app.set('session-store-s-erin', 'erin');
     const client = await seedClient(1);
     for (const payload of [undefined, 'text', [], { sessionId: 5.5e400 }, { sessionId: '' }, { sessionId: 'x'.repeat(300) }, { sessionId: { $gt: '' } }]) {
       client.socket.emit('authenticate', payload);
     }
+    // A flood of authenticates is coalesced (one lookup in flight per socket): the last one wins.
+    for (let i = 0; i < 300; i++) client.socket.emit('authenticate', { sessionId: `s-flood-${i}` });
     await authenticate(client, 's-erin', 'erin');
+    expect((await connections()).filter((c) => c.sessionId.startsWith('s-flood-'))).toEqual([]);
     await publishAndSettle(JSON.stringify({ users: ['erin'], data: 1 }), [client]);
     expect(withoutMarkers(client)).toEqual([1]);
   });

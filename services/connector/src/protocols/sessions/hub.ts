@@ -52,6 +52,9 @@ interface SocketState {
   userId: string | undefined;
   /** Set once detached (disconnected): nothing more is written for it. */
   gone: boolean;
+  /** An `authenticate` is being handled; `next` is the newest one that arrived meanwhile. */
+  authenticating: boolean;
+  next: string | undefined;
 }
 
 /** What the hub needs from the connector besides a socket's CoreServices. */
@@ -107,15 +110,36 @@ export class SessionsHub {
     const scope = this.scopeFor(namespace, settings);
     scope.sockets.add(socket);
     scope.nsps.set(socket.nsp, (scope.nsps.get(socket.nsp) ?? 0) + 1);
-    const state: SocketState = { scope, core, handshake: handshakeOf(socket), sessionId: undefined, userId: undefined, gone: false };
+    const state: SocketState = { scope, core, handshake: handshakeOf(socket), sessionId: undefined, userId: undefined, gone: false, authenticating: false, next: undefined };
     this.states.set(socket, state);
     void core.serial(socket, () => this.record(socket, state)).catch((error: unknown) => core.logger.warn({ err: error }, 'sessions: could not record the connection'));
   }
 
-  /** `authenticate {sessionId}`: look the session up and bind the socket to its user (or to none). */
+  /**
+   * `authenticate {sessionId}`: look the session up and bind the socket to its user (or to none).
+   * One at a time per socket; those that arrive meanwhile are coalesced into the newest, so a
+   * client flooding `authenticate` costs one lookup in flight, and the last session it named wins.
+   */
   async authenticate(socket: HeraldSocket, sessionId: string): Promise<void> {
     const state = this.states.get(socket);
     if (!state || state.gone) return;
+    state.next = sessionId;
+    if (state.authenticating) return;
+    state.authenticating = true;
+    try {
+      while (state.next !== undefined && !state.gone) {
+        const next = state.next;
+        state.next = undefined;
+        await this.authenticateOnce(socket, state, next).catch((error: unknown) =>
+          state.core.logger.warn({ err: (error as Error).message }, 'sessions: authenticate failed; the socket stays as it was'),
+        );
+      }
+    } finally {
+      state.authenticating = false;
+    }
+  }
+
+  private async authenticateOnce(socket: HeraldSocket, state: SocketState, sessionId: string): Promise<void> {
     const { scope } = state;
     if (state.sessionId !== sessionId) {
       if (state.sessionId !== undefined) this.unindex(scope, state.sessionId, socket);

@@ -67,7 +67,7 @@ export const sessionsProtocol: Protocol = Object.freeze({
         log.warn('authenticate_invalid', { namespace: socket.nsp.name, detail: sessionId.invalid }, 'sessions: authenticate ignored');
         return;
       }
-      hub.authenticate(socket, sessionId).catch((error: unknown) => core.logger.warn({ err: (error as Error).message }, 'sessions: authenticate failed; the socket stays as it was'));
+      void hub.authenticate(socket, sessionId);
     }) as never);
     socket.on('disconnect', () => {
       void core.serial(socket, () => hub.detach(socket)).catch((error: unknown) => core.logger.warn({ err: error }, 'sessions: detach failed'));
