@@ -1,6 +1,6 @@
 /**
  * The sessions protocol (seed 003, yunity-sockets; issue 16), end to end on real processes: two
- * connectors, logic and a worker on Herald's Redis, and the application's own Redis (a second
+ * connectors, two logic processes and a worker on Herald's Redis, and the application's own Redis (a second
  * redis-server) holding the sessions and carrying the `notifications` channel. Clients are the
  * seed's: socket.io v2 (Engine.IO 3, what socket.io 1.x/2.x spoke) on the root namespace of path
  * `/socket`, which HERALD_SOCKET_PATHS maps to the namespace; one v4 client shows the stock client
@@ -33,6 +33,8 @@ interface SeedClient {
 const NS = '/yunity';
 let stack: Stack;
 let worker: ServiceProcess;
+/** A second logic process: notifications must still reach each socket once (logic does not subscribe). */
+let logic2: ServiceProcess;
 let appServer: TestRedis;
 /** The application's Redis, as Django writes it. */
 let app: Redis;
@@ -116,7 +118,7 @@ beforeAll(async () => {
     connectors: 2,
     env: { HERALD_SOCKET_PATHS: '/socket.io,/socket=/yunity', HERALD_CONNECTOR_HEARTBEAT_MS: '300' },
   });
-  worker = await startService('worker', { env: stack.env });
+  [worker, logic2] = await Promise.all([startService('worker', { env: stack.env }), startService('logic', { env: stack.env })]);
   expect(await saveNamespace({ key: NS, auth_passwd: 'pw', protocol: 'sessions', settings: { session_redis_url: appServer.url } })).toEqual({ status: 200, body: {} });
   await app.set('session-store-marker-session', 'marker-user');
   for (const connector of [0, 1]) {
@@ -130,9 +132,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const socket of opened) socket.close();
   await app?.quit();
-  const codes = await Promise.all([worker?.stop(), stack?.stop()]);
+  const codes = await Promise.all([worker?.stop(), stack?.stop(), logic2?.stop()]);
   await appServer?.stop();
   expect(codes[0]).toBe(0);
+  expect(codes[2]).toBe(0);
   // The second connector was SIGKILLed by the last test.
   expect(codes[1]).toEqual([0, 0, null]);
 }, 30_000);
@@ -173,6 +176,8 @@ describe('authenticate and notifications', () => {
     expect(withoutMarkers(bob)).toEqual([]);
     expect(withoutMarkers(anonymous)).toEqual([]);
     expect(bob.socket.connected && anonymous.socket.connected).toBe(true);
+    // Two connectors and two logic processes run: the channel has one subscriber per connector, none in logic.
+    expect(await app.publish('notifications', JSON.stringify({ users: ['nobody'], data: 0 }))).toBe(2);
     // One subscriber and one command connection per connector to the application Redis, not one per socket.
     const names = ((await app.client('LIST')) as string).split('\n').map((line) => /name=(\S*)/.exec(line)?.[1]);
     expect(names.filter((name) => name === 'herald-sessions-sub')).toHaveLength(2);
