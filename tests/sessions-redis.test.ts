@@ -7,7 +7,7 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { Redis, Cluster } from 'ioredis';
-import { startRedis, startRedisCluster, startService, until, type ServiceProcess, type TestRedis, type TestRedisCluster } from '@herald/test-support';
+import { freePort, startRedis, startRedisCluster, startService, until, type ServiceProcess, type TestRedis, type TestRedisCluster } from '@herald/test-support';
 import { ADMIN, startStack, type Stack } from './support/stack';
 
 let stack: Stack;
@@ -75,9 +75,11 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
+  // The services stop first, with their clients still connected (one of them to an application
+  // Redis that never answers): a connector's shutdown must not wait for it.
+  const codes = await Promise.all([worker?.stop(), stack?.stop()]);
   for (const socket of opened) socket.close();
   await Promise.all([own?.quit(), managed?.quit(), clusterClient?.quit()]);
-  const codes = await Promise.all([worker?.stop(), stack?.stop()]);
   await Promise.all([managedServer?.stop(), cluster?.stop(), restartingServer?.stop()]);
   expect(codes).toEqual([0, [0, 0]]);
 }, 30_000);
@@ -198,3 +200,19 @@ test('an application Redis down when the first client authenticates: the socket 
     await late.stop();
   }
 }, 40_000);
+
+test('an application Redis that never answers: the socket stays connected without a user, other namespaces are served, the connector still stops cleanly', async () => {
+  const nobody = await freePort();
+  await save('/down', { session_redis_url: `redis://127.0.0.1:${nobody}` });
+  const c = await client('/down');
+  c.socket.emit('authenticate', { sessionId: 'd1' });
+  await stack.connectors[0]!.waitForLog((line) => line.msg === 'sessions: cannot subscribe to the application Redis; trying again' && line['namespace'] === '/down', 15_000);
+  await until(async () => ((await userOf('/down', 'd1')).length === 1 ? true : undefined));
+  expect(await userOf('/down', 'd1')).toEqual(['__nouser__']);
+  expect(c.socket.connected).toBe(true);
+  // Left connected: afterAll stops the connector with this link still trying (exit code 0 expected).
+  await own.set('session-store-other', 'ida');
+  const other = await client('/own');
+  other.socket.emit('authenticate', { sessionId: 'other' });
+  await bound('/own', 'other', 'ida');
+}, 30_000);

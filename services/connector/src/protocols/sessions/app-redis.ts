@@ -83,6 +83,8 @@ export class AppRedis {
   private async connect(): Promise<void> {
     await this.commands.ping();
     await this.enableKeyspaceEvents(true);
+    // Closed meanwhile (the last socket left, the connector stops): open nothing more.
+    if (this.closed) throw new Error('application Redis link closed');
     // A cluster's masters, each as a single-server target (the subscriber of one node).
     const targets: RedisTarget[] = isCluster(this.commands)
       ? this.commands.nodes('master').map((node) => {
@@ -179,9 +181,9 @@ export class AppRedis {
     if (!this.closed) void held.ready.then(unsubscribe).catch(() => undefined);
   }
 
+  /** Closes every connection now, also while a start is under way (a Redis that is down must not hold a shutdown). */
   async close(): Promise<void> {
     this.closed = true;
-    await this.started?.catch(() => undefined);
     await Promise.all([...this.subscribers.map((s) => closeRedis(s)), closeRedis(this.commands)]);
   }
 }

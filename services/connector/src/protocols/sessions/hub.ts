@@ -32,8 +32,6 @@ interface Scope {
   readonly nsps: Map<HeraldNamespace, number>;
   /** Resolves when the keyspace pattern and the channel are subscribed. */
   ready: Promise<void>;
-  /** The subscription succeeded (and is released when the scope goes). */
-  watching: boolean;
   /** The subscription failed (the Redis was unreachable): tried again, by a timer and by the next `authenticate`. */
   failed: boolean;
   retry: NodeJS.Timeout | undefined;
@@ -188,7 +186,7 @@ export class SessionsHub {
     const known = this.scopes.get(key);
     if (known) return known;
     const link = this.linkFor(linkKey);
-    const scope: Scope = { key, namespace, settings, link, sockets: new Set(), bySession: new Map(), nsps: new Map(), ready: Promise.resolve(), watching: false, failed: false, retry: undefined };
+    const scope: Scope = { key, namespace, settings, link, sockets: new Set(), bySession: new Map(), nsps: new Map(), ready: Promise.resolve(), failed: false, retry: undefined };
     this.watch(scope);
     link.scopes.add(scope);
     this.scopes.set(key, scope);
@@ -206,7 +204,6 @@ export class SessionsHub {
     scope.failed = false;
     scope.ready = scope.link.redis.watch(scope.settings.keyPrefix, scope.settings.channel).then(
       () => {
-        scope.watching = true;
         if (recovering) this.recheckScope(scope);
       },
       (error: unknown) => {
@@ -264,12 +261,18 @@ export class SessionsHub {
     if (this.scopes.get(scope.key) === scope) this.scopes.delete(scope.key);
     const { link } = scope;
     link.scopes.delete(scope);
-    await scope.ready.catch(() => undefined);
-    if (scope.watching) link.redis.unwatch(scope.settings.keyPrefix, scope.settings.channel);
     if (link.scopes.size === 0 && this.links.get(link.key) === link) {
+      // The last user of this Redis: close it now, also when a subscription is still under way
+      // (an unreachable Redis must not hold the connector's shutdown).
       this.links.delete(link.key);
       await link.redis.close();
+      return;
     }
+    // Other scopes still use the link: release this one's subscriptions once they are made.
+    void scope.ready.then(
+      () => link.redis.unwatch(scope.settings.keyPrefix, scope.settings.channel),
+      () => undefined,
+    );
   }
 
   private unindex(scope: Scope, sessionId: string, socket: HeraldSocket): void {
