@@ -1,12 +1,11 @@
-import { SessionsConnections } from '@herald/store';
+import { SessionsConnections, type NamespaceSettings } from '@herald/store';
 import { clientIdOf, sessionIdOf, type StoredMessage } from '@herald/wire';
-import type { NamespaceSettings } from '@herald/store';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 import { SessionsHub } from './hub';
 import { ReasonLog } from './reason-log';
 
-/** One hub per connector (its CoreServices), created with the first socket it admits. */
+/** One hub per connector (keyed by its ConnectorContext), created with the first socket it admits. */
 const hubs = new WeakMap<object, SessionsHub>();
 /** The namespace settings each admitted socket was admitted with, until bound. */
 const admittedWith = new WeakMap<HeraldSocket, Readonly<Record<string, unknown>>>();
@@ -26,6 +25,7 @@ function hubOf(core: CoreServices): SessionsHub {
   return hub;
 }
 
+/** Per connector: `authenticate` payloads that are no session id, logged at most once a minute. */
 const invalidPayloads = new WeakMap<object, ReasonLog>();
 
 /**
