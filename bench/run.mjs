@@ -28,10 +28,11 @@ const SCENARIOS = {
   s5: './scenarios/s5-reconnect-storm.mjs',
   s6: './scenarios/s6-ack-path.mjs',
   s7: './scenarios/s7-overload.mjs',
-  s9: './scenarios/s9-webservice.mjs',
   s8: './scenarios/s8-roomsync.mjs',
+  s9: './scenarios/s9-webservice.mjs',
+  s10: './scenarios/s10-sessions.mjs',
 };
-const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws'];
+const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws', 'b-sessions'];
 
 function parseArgs(argv) {
   const picked = [];
@@ -139,7 +140,7 @@ async function main() {
   const options = parseArgs(argv);
   if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = resolve(options.cpuProfDir);
   if (options.help) {
-    console.log(`usage: npm run bench -- [s1 … s7 | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
+    console.log(`usage: npm run bench -- [s1 … s10 | s2a | s3b | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
     return 0;
   }
   checkBuild();

@@ -116,7 +116,7 @@ describe('namespace protocol', () => {
     expect(c.ok.clientId).toBe('/proto#p1#web-p1');
   });
 
-  test.each(['sessions', 'telnet', ''])('protocol %j: PROTOCOL_UNKNOWN and nothing saved', async (protocol) => {
+  test.each(['gopher', 'telnet', ''])('protocol %j: PROTOCOL_UNKNOWN and nothing saved', async (protocol) => {
     const answer = await saveNamespace({ key: '/unsaved', auth_passwd: 'pw', protocol });
     expect(answer).toEqual({ status: 400, body: { code: 'PROTOCOL_UNKNOWN', msg: `protocol unknown: ${JSON.stringify(protocol)}` } });
     expect(await redis.exists(keys.namespace('/unsaved'))).toBe(0);

@@ -193,11 +193,23 @@ export class HeraldMetrics {
       registers: [],
       collect: (): void | Promise<void> => this.collectQueues(),
     }),
+    sessionsNotifications: new Counter({
+      name: 'herald_sessions_notifications_total',
+      help: 'Messages read by this connector on the notifications channels of sessions namespaces, by outcome: accepted, or why one was ignored (json_invalid, not_object, users_invalid, data_missing, payload_missing).',
+      labelNames: ['outcome'] as const,
+      registers: [],
+    }),
+    sessionsRebinds: new Counter({
+      name: 'herald_sessions_rebinds_total',
+      help: 'Keyspace notifications (set, del, expired, …) on a session key that sockets of this connector use, each followed by a lookup and a re-binding.',
+      labelNames: ['namespace', 'event'] as const,
+      registers: [],
+    }),
   };
 
   /** The series each role exports. */
   private static readonly ROLES: Record<MetricsRole, readonly (keyof HeraldMetrics['series'])[]> = {
-    connector: ['connections', 'handshakes', 'deliveries', 'acks', 'ackLatency', 'reportLag', 'reportUpdates', 'inboxSize', 'pushesAccepted'],
+    connector: ['connections', 'handshakes', 'deliveries', 'acks', 'ackLatency', 'reportLag', 'reportUpdates', 'inboxSize', 'pushesAccepted', 'sessionsNotifications', 'sessionsRebinds'],
     logic: ['pushesAccepted', 'pushesRefused'],
     worker: ['offlineSteps', 'inboxStored', 'apnsSends', 'webhooks', 'deadLetters', 'queueJobs'],
   };
@@ -303,6 +315,16 @@ export class HeraldMetrics {
 
   deadLetter(namespace: string, kind: string): void {
     if (this.on) this.series.deadLetters.inc({ namespace: this.labels.of(namespace), kind });
+  }
+
+  /** A notification read on a sessions channel: `accepted`, or why it was ignored. */
+  sessionsNotification(outcome: string): void {
+    if (this.on) this.series.sessionsNotifications.inc({ outcome });
+  }
+
+  /** A keyspace notification re-binds the sockets of a session. */
+  sessionsRebind(namespace: string, event: string): void {
+    if (this.on) this.series.sessionsRebinds.inc({ namespace: this.labels.of(namespace), event });
   }
 
   // ------------------------------------------------------------------ the endpoint

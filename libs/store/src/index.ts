@@ -19,3 +19,4 @@ export * from './roomsync-keys';
 export * from './roomsync-history';
 export * from './roomsync-presence';
 export * from './roomsync-accounts';
+export * from './sessions-connections';

@@ -232,4 +232,11 @@ export class Keys {
   queuePrefix(): string {
     return this.cluster ? `{${this.prefix}q}` : `${this.prefix}q`;
   }
+
+  // ---- sessions protocol (seed 003)
+
+  /** hash of a sessions namespace's connections: field `<connectorId>|<socketId>` → JSON record. */
+  sessionsConnections(nsp: string): string {
+    return `${this.nsTag(nsp)}:sess:conns`;
+  }
 }

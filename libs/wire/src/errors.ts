@@ -131,6 +131,8 @@ export const Errors = Object.freeze({
   WS_API_KEY_INVALID: entry('WS_API_KEY_INVALID', 'ApiKey invalid.', 401),
   /** `POST /send` with a body Herald cannot deliver (plain-text answer `Invalid body: <reason>`). */
   WS_SEND_BODY_INVALID: entry('WS_SEND_BODY_INVALID', 'Invalid body', 400),
+  // --- sessions protocol (seed 003) ---
+  NAMESPACE_NOT_SESSIONS: entry('NAMESPACE_NOT_SESSIONS', 'namespace does not use the sessions protocol', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

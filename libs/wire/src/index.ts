@@ -14,3 +14,4 @@ export * from './callback-address';
 export * from './json-depth';
 export * from './protocols/webservice';
 export * from './protocols/roomsync';
+export * from './protocols/sessions';

@@ -3,6 +3,7 @@ import type { ProtocolName } from './protocols';
 import { compileValidator, type Validator } from './validator';
 import { WEBSERVICE_SETTINGS_SPEC } from './protocols/webservice';
 import { ROOMSYNC_SETTINGS } from './protocols/roomsync';
+import { SESSIONS_SETTINGS_SPEC } from './protocols/sessions';
 
 /**
  * The settings a protocol adds to its namespaces (`settings` of the namespace save; docs/api.md
@@ -23,6 +24,7 @@ export interface ProtocolSettingsSpec {
 export const PROTOCOL_SETTINGS: Readonly<Partial<Record<ProtocolName, ProtocolSettingsSpec>>> = Object.freeze({
   webservice: WEBSERVICE_SETTINGS_SPEC,
   roomsync: ROOMSYNC_SETTINGS,
+  sessions: SESSIONS_SETTINGS_SPEC,
 });
 
 /** A JSON object of protocol settings as stored (`protocol_settings` of the namespace hash). */

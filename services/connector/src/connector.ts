@@ -266,6 +266,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     redis,
     keys,
     webhooks,
+    connector: { id, redisTarget: config.redis, redis, keys, logger },
   };
 
   const onConnection = (socket: HeraldSocket): void => {

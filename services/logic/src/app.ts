@@ -36,6 +36,7 @@ import { consoleRoutes } from './console-assets';
 import { adminMessageRoutes } from './routes/admin-messages';
 import { adminOnlineRoutes } from './routes/admin-online';
 import { adminWebhookRoutes } from './routes/admin-webhooks';
+import { sessionsAdminRoutes } from './routes/sessions/admin-connections';
 import { Type } from '@sinclair/typebox';
 import { webserviceRoutes } from './routes/webservice/send';
 import { roomsyncRoutes } from './routes/roomsync/routes';
@@ -191,6 +192,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     adminMessageRoutes({ app: admin, namespaces, push, messages, timeline });
     adminOnlineRoutes({ app: admin, namespaces, online });
     adminWebhookRoutes({ app: admin, redis, keyPrefix: config.redisPrefix, webhooks });
+    sessionsAdminRoutes({ app: admin, namespaces, redis, keys });
   });
 
   // The admin console's files are public; every call it makes is an /api/admin/* route.

@@ -1133,6 +1133,21 @@ export const API_EXAMPLES: readonly ApiExample[] = [
   },
   {
     "method": "POST",
+    "path": "/api/admin/namespace/save",
+    "status": 200,
+    "body": {
+      "key": "/yunity",
+      "auth_passwd": "pw",
+      "protocol": "sessions",
+      "settings": {
+        "session_key_prefix": "session-store-",
+        "notifications_channel": "notifications"
+      }
+    },
+    "answer": {}
+  },
+  {
+    "method": "POST",
     "path": "/send?site=goodcity&apiKey=54321-a-long-random-key",
     "status": 200,
     "body": {
@@ -1361,6 +1376,23 @@ export const API_EXAMPLES: readonly ApiExample[] = [
         "msg": "param error"
       },
       "data": {}
+    }
+  },
+  {
+    "method": "GET",
+    "path": "/api/admin/namespace/connections/%2Fyunity",
+    "status": 200,
+    "answer": {
+      "connections": []
+    }
+  },
+  {
+    "method": "GET",
+    "path": "/api/admin/namespace/connections/console",
+    "status": 400,
+    "answer": {
+      "code": "NAMESPACE_NOT_SESSIONS",
+      "msg": "namespace does not use the sessions protocol: push"
     }
   }
 ];

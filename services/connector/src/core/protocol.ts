@@ -3,6 +3,7 @@ import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/wire';
 import type { PushService } from '@herald/publish';
 import type { ClientStore, InboxStore, Keys, NamespaceSettings, NamespaceStore, RedisClient } from '@herald/store';
 import type { WebhookQueue } from '@herald/queues';
+import type { RedisTarget } from '@herald/config';
 import type { Acks } from './acks';
 import type { IdentifyOptions } from './identify';
 import type { Rooms } from './rooms';
@@ -71,6 +72,21 @@ export interface CoreServices {
   readonly keys: Keys;
   /** The `webhooks` queue, for a protocol's outgoing calls (retried with backoff by the worker). */
   readonly webhooks: WebhookQueue;
+  /** This connector, for protocols that keep state of their own beside the core's. */
+  readonly connector: ConnectorContext;
+}
+
+/** What a protocol with state of its own needs to know about the connector it runs in. */
+export interface ConnectorContext {
+  /** The connector's id (the registry's, docs/reliability.md). */
+  readonly id: string;
+  /** Where Herald's Redis is (HERALD_REDIS_URL). */
+  readonly redisTarget: RedisTarget;
+  /** The connector's main connection to it. */
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  /** The connector's root logger (CoreServices#logger names the socket's client). */
+  readonly logger: Logger;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Protocol } from '../core/protocol';
 import { pushProtocol } from './push';
 import { webserviceProtocol } from './webservice';
 import { roomsyncProtocol } from './roomsync';
+import { sessionsProtocol } from './sessions';
 
 /**
  * The protocols a connector serves, by name. Adding a protocol: one folder under protocols/ that
@@ -26,7 +27,7 @@ export class ProtocolRegistry {
 }
 
 /** Every protocol module Herald has: exactly the served ones. */
-export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, webserviceProtocol, roomsyncProtocol]);
+export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, webserviceProtocol, roomsyncProtocol, sessionsProtocol]);
 
 /** The registry of a connector serving every protocol Herald has. */
 export function defaultRegistry(): ProtocolRegistry {
