@@ -278,6 +278,31 @@ describe('with a user room prefix: a reliable ordered queue per device', () => {
   });
 });
 
+describe('metrics', () => {
+  /** One sample of a Prometheus text (exactly these labels). */
+  const sample = (text: string, name: string, namespace: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{namespace="${namespace}"}`));
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+  };
+  const scrape = async (p: number) => (await fetch(`http://127.0.0.1:${p}/metrics`)).text();
+
+  test('queued messages count like any namespace: accepted on logic, delivered and acked on the connector', async () => {
+    await saveSite('/metered', { auth_url: `${site.url}/rooms`, api_key: KEY, user_room_prefix: 'user_' });
+    const a = await connect('v4', port(0), '/metered', { token: 'u1', deviceId: 'm' });
+    await a.nth('_settings');
+    await until(async () => ((await store.devices('/metered', 'user_1'))['m']?.connected ? true : undefined));
+    for (const n of [1, 2]) expect((await send(stack.logic.port, `site=metered&apiKey=${KEY}`, { rooms: 'user_1', event: 'message', args: [n] })).status).toBe(200);
+    (await a.nth('message', 1)).ack!();
+    await until(async () => ((await queued('/metered', 'user_1', 'm')).length === 1 ? true : undefined));
+    expect(sample(await scrape(stack.logic.port), 'herald_pushes_accepted_total', '/metered')).toBe(2);
+    const text = await until(async () => {
+      const t = await scrape(port(0));
+      return sample(t, 'herald_acks_total', '/metered') === 1 ? t : undefined;
+    });
+    expect(sample(text, 'herald_deliveries_total', '/metered')).toBe(2);
+  });
+});
+
 describe('device_ttl', () => {
   test('a device disconnected longer than device_ttl is pruned on the next send; a reconnected one is connected again (the seed pruned it)', async () => {
     const away = await connect('v4', port(0), '/shortttl', { token: 'u3', deviceId: 'away' });

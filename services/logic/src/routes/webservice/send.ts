@@ -205,7 +205,7 @@ export function webserviceRoutes(context: WebserviceRouteContext): void {
       });
       metrics.pushAccepted(namespace, 1);
       if (stored.devices.length > 0) {
-        const delivery: WebserviceDelivery = { id: stored.id, event: body.event, args: body.args, resync, devices: stored.devices };
+        const delivery: WebserviceDelivery = { id: stored.id, event: body.event, args: body.args, resync, devices: stored.devices, sendDate: Date.now() };
         const packet = serverSideEmitPacket(bus.kind, channelPrefix, namespace, 'herald:webservice', [delivery]);
         // A lost announcement loses no message: it stays queued and comes in the next `_batch`.
         const sent = bus.kind === 'classic' ? redis.publish(packet.channel, packet.message) : redis.spublish(packet.channel, packet.message);
