@@ -265,16 +265,31 @@ describe('with a user room prefix: a reliable ordered queue per device', () => {
   });
 
   test('update_user_url gets last_connected and last_disconnected PUTs through the worker', async () => {
-    const before = site.received.length;
+    const puts = (field: string, since: number) =>
+      site.received.filter((r) => r.method === 'PUT' && r.url === '/users/1' && Date.parse(JSON.parse(r.body).user[field] ?? '') >= since);
+    const t0 = Date.now();
     const a = await connect('v4', port(1), '/goodcity', { token: 'u1', deviceId: 'uu' });
     await a.nth('_settings');
-    const connected = await until(async () => site.received.slice(before).find((r) => r.method === 'PUT' && JSON.parse(r.body).user.last_connected));
-    expect(connected.url).toBe('/users/1');
+    const connected = await until(async () => puts('last_connected', t0)[0]);
     expect(connected.headers.authorization).toBe('Bearer u1');
+    expect(connected.headers['content-type']).toBe('application/json');
     expect(JSON.parse(connected.body)).toEqual({ id: '1', user: { last_connected: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) } });
+    const t1 = Date.now();
     await a.close();
-    const gone = await until(async () => site.received.slice(before).find((r) => r.method === 'PUT' && JSON.parse(r.body).user.last_disconnected));
+    const gone = await until(async () => puts('last_disconnected', t1)[0]);
     expect(JSON.parse(gone.body)).toEqual({ id: '1', user: { last_disconnected: expect.any(String) } });
+    expect(gone.headers.authorization).toBe('Bearer u1');
+  });
+
+  test('a user update the site refuses for a while (503) is retried with backoff until it is delivered', async () => {
+    const t0 = Date.now();
+    site.failPuts = 1;
+    const a = await connect('v4', port(0), '/goodcity', { token: 'u2', deviceId: 'retry' });
+    await a.nth('_settings');
+    const attempts = () => site.received.filter((r) => r.method === 'PUT' && r.url === '/users/2' && Date.parse(JSON.parse(r.body).user.last_connected ?? '') >= t0);
+    await until(async () => (attempts().length === 2 ? true : undefined), 10_000);
+    expect(site.failPuts).toBe(0);
+    expect(JSON.parse(attempts()[1]!.body)).toEqual(JSON.parse(attempts()[0]!.body));
   });
 });
 
