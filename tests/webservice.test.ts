@@ -47,6 +47,8 @@ beforeAll(async () => {
   site.rooms.set('notjson', { status: 200, body: 'hello' });
   site.rooms.set('notarray', { status: 200, body: '{"rooms":["a"]}' });
   site.rooms.set('hang', 'hang');
+  site.rooms.set('401text', { status: 401, body: 'go away' });
+  site.rooms.set('huge', { status: 200, body: JSON.stringify(Array.from({ length: 120_000 }, (_, i) => `room_${i}`)) });
   stack = await startStack({ connectors: 2, env: { HERALD_CALLBACK_TIMEOUT_MS: '1000' } });
   worker = await startService('worker', { env: stack.env });
   redis = new Redis(stack.redis.url);
@@ -104,6 +106,11 @@ describe('handshake', () => {
     // Without a user room prefix, any rooms do.
     const plain = await connect(version, port(0), '/plain', { token: 'nopriv' });
     expect((await plain.nth('_settings')).args).toEqual([{ device_ttl: 3600 }]);
+  });
+
+  test('a 401 whose body is not JSON is still `Authentication failed` (the seed answered `Auth error: SyntaxError`); an answer over 1 MiB is refused', async () => {
+    expect(await wsRefusal('v4', port(0), '/goodcity', { token: '401text' })).toBe('Authentication failed');
+    expect(await wsRefusal('v4', port(1), '/goodcity', { token: 'huge' })).toBe('Auth error: auth_url answer too large');
   });
 
   test('the callback timeout of the push protocol applies; the refusal names no URL nor token', async () => {
