@@ -111,6 +111,8 @@ describe('handshake', () => {
   test('a 401 whose body is not JSON is still `Authentication failed` (the seed answered `Auth error: SyntaxError`); an answer over 1 MiB is refused', async () => {
     expect(await wsRefusal('v4', port(0), '/goodcity', { token: '401text' })).toBe('Authentication failed');
     expect(await wsRefusal('v4', port(1), '/goodcity', { token: 'huge' })).toBe('Auth error: auth_url answer too large');
+    expect(await wsRefusal('v4', port(0), '/goodcity', { token: 'u1\u{1f600}' })).toBe('Auth error: token must be one text of printable ISO-8859-1 characters');
+    expect(await wsRefusal('v4', port(0), '/goodcity', { token: 'u1', deviceId: 'a b' })).toBe('deviceId invalid');
   });
 
   test('the callback timeout of the push protocol applies; the refusal names no URL nor token', async () => {
