@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { webserviceDeviceKey, type WebserviceDelivery, type WebserviceSettings } from '@herald/wire';
+import { webserviceDeviceKey, webserviceUserId, type WebserviceDelivery, type WebserviceSettings } from '@herald/wire';
 import { WebserviceStore, type RedisClient } from '@herald/store';
 import type { CoreServices } from '../../core/protocol';
 import type { HeraldNamespace, HeraldSocket } from '../../core/socket-data';
@@ -175,9 +175,7 @@ async function notifyUser(
   field: 'last_connected' | 'last_disconnected',
   core: CoreServices,
 ): Promise<void> {
-  const { settings } = state;
-  if (userRoom === settings.publicChannel || settings.userRoomPrefix === undefined || !userRoom.startsWith(settings.userRoomPrefix)) return;
-  const userId = userRoom.split('_')[1];
+  const userId = webserviceUserId(state.settings, userRoom);
   if (userId === undefined || userId === '') return;
   await core.webhooks.enqueueWebserviceUser({
     kind: 'webservice-user',
