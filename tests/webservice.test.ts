@@ -49,7 +49,8 @@ beforeAll(async () => {
   site.rooms.set('hang', 'hang');
   site.rooms.set('401text', { status: 401, body: 'go away' });
   site.rooms.set('huge', { status: 200, body: JSON.stringify(Array.from({ length: 120_000 }, (_, i) => `room_${i}`)) });
-  stack = await startStack({ connectors: 2, env: { HERALD_CALLBACK_TIMEOUT_MS: '1000' } });
+  // A faster heartbeat: a SIGKILLed connector is reaped within a few seconds.
+  stack = await startStack({ connectors: 2, env: { HERALD_CALLBACK_TIMEOUT_MS: '1000', HERALD_CONNECTOR_HEARTBEAT_MS: '1000' } });
   worker = await startService('worker', { env: stack.env });
   redis = new Redis(stack.redis.url);
   store = new WebserviceStore(redis, new Keys('h:'));
@@ -365,7 +366,7 @@ describe('device_ttl', () => {
 });
 
 describe('crashes', () => {
-  test('replay after a connector SIGKILL: what the device did not ack comes in its next _batch, in order', async () => {
+  test('replay after a connector SIGKILL: the reaper ends the device\'s connection; what it did not ack comes in its next _batch, in order', async () => {
     const victim = await stack.startConnector();
     const a = await connect('v4', victim.port, '/goodcity', { token: 'u3', deviceId: 'crash' });
     await a.nth('_settings');
@@ -378,8 +379,16 @@ describe('crashes', () => {
     const dropped = new Promise((r) => a.socket.once('disconnect', r));
     expect(await victim.stop('SIGKILL')).toBeNull();
     await dropped;
+    // The reaper of a surviving connector ends the device's connection: disconnected since then,
+    // so device_ttl can prune it if it never comes back (the seed kept such devices for ever).
+    const reaped = await until(async () => {
+      const device = (await store.devices('/goodcity', 'user_3'))['crash'];
+      return device?.connected === false ? device : undefined;
+    }, 10_000);
+    expect(reaped.disconnectedAt).toBeGreaterThan(Date.now() - 10_000);
     const back = await connect('v4', port(0), '/goodcity', { token: 'u3', deviceId: 'crash' });
     expect((await back.nth('_batch')).args).toEqual([[['update_store', 2], ['update_store', 3]]]);
+    await until(async () => ((await store.devices('/goodcity', 'user_3'))['crash']?.connected ? true : undefined));
   });
 
   test('ledger: every accepted message reaches every device across a connector SIGKILL and restart (lost = 0)', async () => {
