@@ -218,9 +218,10 @@ export function webserviceRoutes(context: WebserviceRouteContext): void {
       metrics.pushAccepted(namespace, 1);
       if (!inScript && stored.devices.length > 0) {
         const delivery: WebserviceDelivery = { id: stored.id, event: body.event, args: body.args, resync, devices: stored.devices, sendDate };
-        const sharded = serverSideEmitPacket(bus.kind, channelPrefix, namespace, 'herald:webservice', [delivery]);
+        const whole = serverSideEmitPacket(bus.kind, channelPrefix, namespace, 'herald:webservice', [delivery]);
+        const sent = bus.kind === 'classic' ? redis.publish(whole.channel, whole.message) : redis.spublish(whole.channel, whole.message);
         // A lost announcement loses no message: it stays queued and comes in the next `_batch`.
-        await redis.spublish(sharded.channel, sharded.message).catch((error: unknown) =>
+        await sent.catch((error: unknown) =>
           logger.warn({ err: (error as Error).message, namespace }, 'webservice announcement not published; the devices get it on their next connect'),
         );
       }
