@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { Keys, WebserviceStore } from '@herald/store';
 import { startService, until, type ServiceProcess } from '@herald/test-support';
-import { CLIENT_VERSIONS } from './support/clients';
+import { CLIENT_VERSIONS, basic } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
 import { send, startSite, wsConnect, wsRefusal, type Site, type WsClient } from './support/webservice';
 
@@ -172,6 +172,21 @@ describe('without a user room prefix: a broadcast to the rooms, on every connect
     await again.nth('_settings');
     await new Promise((r) => setTimeout(r, 200));
     expect(again.all('_batch')).toEqual([]);
+  });
+
+  test('a broadcast has a delivery report like any push: pushData {event, args}, the sockets it reached', async () => {
+    await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/plain', auth_passwd: 'plain-pw' } });
+    const a = await connect('v4', port(0), '/plain', { token: 'u1' });
+    const b = await connect('v4', port(1), '/plain', { token: 'u2' });
+    await Promise.all([a.nth('_settings'), b.nth('_settings')]);
+    expect((await send(stack.logic.port, `site=plain&apiKey=${KEY}`, { rooms: 'staff', event: 'reported', args: [7] })).status).toBe(200);
+    const auth = basic('/plain', 'plain-pw');
+    const report = await until(async () => {
+      const list = await stack.api('/api/auth/report/push?size=20', { auth });
+      const found = (list.body as { room: string; pushData: { event: string }; onlineClientCount: number }[]).find((r) => r.pushData.event === 'reported');
+      return found?.onlineClientCount === 2 ? found : undefined;
+    });
+    expect(report).toMatchObject({ namespace: '/plain', room: 'staff', pushData: { event: 'reported', args: [7] }, onlineClientCount: 2 });
   });
 
   test('a urlencoded body with bracket keys, as jQuery posts it', async () => {
