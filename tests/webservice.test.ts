@@ -7,7 +7,7 @@
 import { Redis } from 'ioredis';
 import { Keys, WebserviceStore } from '@herald/store';
 import { startService, until, type ServiceProcess } from '@herald/test-support';
-import { CLIENT_VERSIONS } from './support/clients';
+import { CLIENT_VERSIONS, basic } from './support/clients';
 import { ADMIN, startStack, type Stack } from './support/stack';
 import { send, startSite, wsConnect, wsRefusal, type Site, type WsClient } from './support/webservice';
 
@@ -47,7 +47,10 @@ beforeAll(async () => {
   site.rooms.set('notjson', { status: 200, body: 'hello' });
   site.rooms.set('notarray', { status: 200, body: '{"rooms":["a"]}' });
   site.rooms.set('hang', 'hang');
-  stack = await startStack({ connectors: 2, env: { HERALD_CALLBACK_TIMEOUT_MS: '1000' } });
+  site.rooms.set('401text', { status: 401, body: 'go away' });
+  site.rooms.set('huge', { status: 200, body: JSON.stringify(Array.from({ length: 120_000 }, (_, i) => `room_${i}`)) });
+  // A faster heartbeat: a SIGKILLed connector is reaped within a few seconds.
+  stack = await startStack({ connectors: 2, env: { HERALD_CALLBACK_TIMEOUT_MS: '1000', HERALD_CONNECTOR_HEARTBEAT_MS: '1000' } });
   worker = await startService('worker', { env: stack.env });
   redis = new Redis(stack.redis.url);
   store = new WebserviceStore(redis, new Keys('h:'));
@@ -106,6 +109,13 @@ describe('handshake', () => {
     expect((await plain.nth('_settings')).args).toEqual([{ device_ttl: 3600 }]);
   });
 
+  test('a 401 whose body is not JSON is still `Authentication failed` (the seed answered `Auth error: SyntaxError`); an answer over 1 MiB is refused', async () => {
+    expect(await wsRefusal('v4', port(0), '/goodcity', { token: '401text' })).toBe('Authentication failed');
+    expect(await wsRefusal('v4', port(1), '/goodcity', { token: 'huge' })).toBe('Auth error: auth_url answer too large');
+    expect(await wsRefusal('v4', port(0), '/goodcity', { token: 'u1\u{1f600}' })).toBe('Auth error: token must be one text of printable ISO-8859-1 characters');
+    expect(await wsRefusal('v4', port(0), '/goodcity', { token: 'u1', deviceId: 'a b' })).toBe('deviceId invalid');
+  });
+
   test('the callback timeout of the push protocol applies; the refusal names no URL nor token', async () => {
     const text = await wsRefusal('v4', port(0), '/goodcity', { token: 'hang' });
     expect(text).toBe('Auth error: auth_url timed out after 1000 ms');
@@ -162,6 +172,21 @@ describe('without a user room prefix: a broadcast to the rooms, on every connect
     await again.nth('_settings');
     await new Promise((r) => setTimeout(r, 200));
     expect(again.all('_batch')).toEqual([]);
+  });
+
+  test('a broadcast has a delivery report like any push: pushData {event, args}, the sockets it reached', async () => {
+    await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/plain', auth_passwd: 'plain-pw' } });
+    const a = await connect('v4', port(0), '/plain', { token: 'u1' });
+    const b = await connect('v4', port(1), '/plain', { token: 'u2' });
+    await Promise.all([a.nth('_settings'), b.nth('_settings')]);
+    expect((await send(stack.logic.port, `site=plain&apiKey=${KEY}`, { rooms: 'staff', event: 'reported', args: [7] })).status).toBe(200);
+    const auth = basic('/plain', 'plain-pw');
+    const report = await until(async () => {
+      const list = await stack.api('/api/auth/report/push?size=20', { auth });
+      const found = (list.body as { room: string; pushData: { event: string }; onlineClientCount: number }[]).find((r) => r.pushData.event === 'reported');
+      return found?.onlineClientCount === 2 ? found : undefined;
+    });
+    expect(report).toMatchObject({ namespace: '/plain', room: 'staff', pushData: { event: 'reported', args: [7] }, onlineClientCount: 2 });
   });
 
   test('a urlencoded body with bracket keys, as jQuery posts it', async () => {
@@ -265,16 +290,56 @@ describe('with a user room prefix: a reliable ordered queue per device', () => {
   });
 
   test('update_user_url gets last_connected and last_disconnected PUTs through the worker', async () => {
-    const before = site.received.length;
+    const puts = (field: string, since: number) =>
+      site.received.filter((r) => r.method === 'PUT' && r.url === '/users/1' && Date.parse(JSON.parse(r.body).user[field] ?? '') >= since);
+    const t0 = Date.now();
     const a = await connect('v4', port(1), '/goodcity', { token: 'u1', deviceId: 'uu' });
     await a.nth('_settings');
-    const connected = await until(async () => site.received.slice(before).find((r) => r.method === 'PUT' && JSON.parse(r.body).user.last_connected));
-    expect(connected.url).toBe('/users/1');
+    const connected = await until(async () => puts('last_connected', t0)[0]);
     expect(connected.headers.authorization).toBe('Bearer u1');
+    expect(connected.headers['content-type']).toBe('application/json');
     expect(JSON.parse(connected.body)).toEqual({ id: '1', user: { last_connected: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) } });
+    const t1 = Date.now();
     await a.close();
-    const gone = await until(async () => site.received.slice(before).find((r) => r.method === 'PUT' && JSON.parse(r.body).user.last_disconnected));
+    const gone = await until(async () => puts('last_disconnected', t1)[0]);
     expect(JSON.parse(gone.body)).toEqual({ id: '1', user: { last_disconnected: expect.any(String) } });
+    expect(gone.headers.authorization).toBe('Bearer u1');
+  });
+
+  test('a user update the site refuses for a while (503) is retried with backoff until it is delivered', async () => {
+    const t0 = Date.now();
+    site.failPuts = 1;
+    const a = await connect('v4', port(0), '/goodcity', { token: 'u2', deviceId: 'retry' });
+    await a.nth('_settings');
+    const attempts = () => site.received.filter((r) => r.method === 'PUT' && r.url === '/users/2' && Date.parse(JSON.parse(r.body).user.last_connected ?? '') >= t0);
+    await until(async () => (attempts().length === 2 ? true : undefined), 10_000);
+    expect(site.failPuts).toBe(0);
+    expect(JSON.parse(attempts()[1]!.body)).toEqual(JSON.parse(attempts()[0]!.body));
+  });
+});
+
+describe('metrics', () => {
+  /** One sample of a Prometheus text (exactly these labels). */
+  const sample = (text: string, name: string, namespace: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name}{namespace="${namespace}"}`));
+    return line === undefined ? undefined : Number(line.split(' ').pop());
+  };
+  const scrape = async (p: number) => (await fetch(`http://127.0.0.1:${p}/metrics`)).text();
+
+  test('queued messages count like any namespace: accepted on logic, delivered and acked on the connector', async () => {
+    await saveSite('/metered', { auth_url: `${site.url}/rooms`, api_key: KEY, user_room_prefix: 'user_' });
+    const a = await connect('v4', port(0), '/metered', { token: 'u1', deviceId: 'm' });
+    await a.nth('_settings');
+    await until(async () => ((await store.devices('/metered', 'user_1'))['m']?.connected ? true : undefined));
+    for (const n of [1, 2]) expect((await send(stack.logic.port, `site=metered&apiKey=${KEY}`, { rooms: 'user_1', event: 'message', args: [n] })).status).toBe(200);
+    (await a.nth('message', 1)).ack!();
+    await until(async () => ((await queued('/metered', 'user_1', 'm')).length === 1 ? true : undefined));
+    expect(sample(await scrape(stack.logic.port), 'herald_pushes_accepted_total', '/metered')).toBe(2);
+    const text = await until(async () => {
+      const t = await scrape(port(0));
+      return sample(t, 'herald_acks_total', '/metered') === 1 ? t : undefined;
+    });
+    expect(sample(text, 'herald_deliveries_total', '/metered')).toBe(2);
   });
 });
 
@@ -316,7 +381,7 @@ describe('device_ttl', () => {
 });
 
 describe('crashes', () => {
-  test('replay after a connector SIGKILL: what the device did not ack comes in its next _batch, in order', async () => {
+  test('replay after a connector SIGKILL: the reaper ends the device\'s connection; what it did not ack comes in its next _batch, in order', async () => {
     const victim = await stack.startConnector();
     const a = await connect('v4', victim.port, '/goodcity', { token: 'u3', deviceId: 'crash' });
     await a.nth('_settings');
@@ -329,8 +394,16 @@ describe('crashes', () => {
     const dropped = new Promise((r) => a.socket.once('disconnect', r));
     expect(await victim.stop('SIGKILL')).toBeNull();
     await dropped;
+    // The reaper of a surviving connector ends the device's connection: disconnected since then,
+    // so device_ttl can prune it if it never comes back (the seed kept such devices for ever).
+    const reaped = await until(async () => {
+      const device = (await store.devices('/goodcity', 'user_3'))['crash'];
+      return device?.connected === false ? device : undefined;
+    }, 10_000);
+    expect(reaped.disconnectedAt).toBeGreaterThan(Date.now() - 10_000);
     const back = await connect('v4', port(0), '/goodcity', { token: 'u3', deviceId: 'crash' });
     expect((await back.nth('_batch')).args).toEqual([[['update_store', 2], ['update_store', 3]]]);
+    await until(async () => ((await store.devices('/goodcity', 'user_3'))['crash']?.connected ? true : undefined));
   });
 
   test('ledger: every accepted message reaches every device across a connector SIGKILL and restart (lost = 0)', async () => {

@@ -105,6 +105,8 @@ export interface Received {
  */
 export interface Site {
   readonly url: string;
+  /** The next this many user updates are answered 503 (a receiver that is down for a while). */
+  failPuts: number;
   readonly received: Received[];
   readonly rooms: Map<string, unknown>;
   close(): Promise<void>;
@@ -113,12 +115,19 @@ export interface Site {
 export async function startSite(): Promise<Site> {
   const received: Received[] = [];
   const rooms = new Map<string, unknown>();
+  const site = { url: '', received, rooms, failPuts: 0, close: async () => undefined } as Site;
   const server: Server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
-      if (req.url?.startsWith('/users/')) return void res.writeHead(200).end();
+      if (req.url?.startsWith('/users/')) {
+        if (site.failPuts > 0) {
+          site.failPuts--;
+          return void res.writeHead(503).end();
+        }
+        return void res.writeHead(200).end();
+      }
       const token = /^\S+ (.*)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
       const answer = rooms.get(token);
       if (answer === 'hang') return;
@@ -132,16 +141,15 @@ export async function startSite(): Promise<Site> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  Object.assign(site, {
     url,
-    received,
-    rooms,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
         server.close(() => r());
       }),
-  };
+  });
+  return site;
 }
 
 /** `POST /send` as the seed's servers call it; answers status and plain text. */

@@ -13,12 +13,18 @@
     ARGV[4] user room prefix
     ARGV[5] public channel ('' for none)
     ARGV[6] payload: JSON `[event, ...args]`
-    ARGV[7..] rooms of the request
+    ARGV[7] pub/sub channel to announce the message on ('' : the caller publishes, e.g. on a cluster)
+    ARGV[8] the announcement before its id and devices
+    ARGV[9] the announcement after them
+    ARGV[10..] rooms of the request
 
   Output:
     { id, '<user room>|<deviceId>', ... }   the devices the message was stored for
 
   Effects:
+    PUBLISH ARGV[7] ARGV[8] .. '"id":<id>,"devices":[…]' .. ARGV[9] when a channel is given and
+    some device got the message: announcements leave in the order of the ids, whichever logic
+    process stored them (the devices' live order is their queue's order);
     INCR KEYS[1]; per device ZADD <base>q:<device> id id, HSET <base>m:<device> id payload (and
     PEXPIREAT when the device is disconnected); pruned devices: HDEL dev, DEL their queue; a user
     without devices left: DEL <base>user:<user room>, SREM from its rooms' sets.
@@ -31,7 +37,7 @@ local function add(user)
     users[#users + 1] = user
   end
 end
-for i = 7, #ARGV do
+for i = 10, #ARGV do
   local room = ARGV[i]
   if room == public or string.sub(room, 1, #prefix) == prefix then
     add(room)
@@ -75,5 +81,10 @@ for _, user in ipairs(users) do
     end
     redis.call('DEL', userKey)
   end
+end
+if ARGV[7] ~= '' and #out > 1 then
+  local devices = {}
+  for i = 2, #out do devices[#devices + 1] = out[i] end
+  redis.call('PUBLISH', ARGV[7], ARGV[8] .. '"id":' .. string.format('%d', id) .. ',"devices":' .. cjson.encode(devices) .. ARGV[9])
 end
 return out

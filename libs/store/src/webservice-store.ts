@@ -24,6 +24,11 @@ export interface WebserviceSend {
   /** Seconds; 0: devices never expire. */
   readonly deviceTtl: number;
   readonly now?: number;
+  /**
+   * Announce the message in the script itself (single Redis): PUBLISH on `channel` the text
+   * `head + '"id":<id>,"devices":[…]' + tail`, so that announcements leave in id order.
+   */
+  readonly announce?: { readonly channel: string; readonly head: string; readonly tail: string };
 }
 
 export type WebserviceAckOutcome = 'ok' | 'gone' | 'resync';
@@ -90,6 +95,9 @@ export class WebserviceStore {
       request.userRoomPrefix,
       request.publicChannel ?? '',
       JSON.stringify(request.payload),
+      request.announce?.channel ?? '',
+      request.announce?.head ?? '',
+      request.announce?.tail ?? '',
       ...request.rooms,
     ])) as [number, ...string[]];
     const [id, ...devices] = reply;

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
-import { Keys, WebserviceStore } from '../src';
+import { Keys, WebserviceStore, type WebserviceSend } from '../src';
 
 let server: TestRedis;
 let redis: Redis;
@@ -24,7 +24,7 @@ afterAll(async () => {
 beforeEach(() => redis.flushall());
 
 const payloads = async (device: string) => (await store.pending(NS, device)).map((e) => e.payload);
-const send = (rooms: string[], payload: unknown[], extra: Partial<typeof SETTINGS> & { now?: number } = {}) =>
+const send = (rooms: string[], payload: unknown[], extra: Partial<Omit<WebserviceSend, 'rooms' | 'payload'>> = {}) =>
   store.send(NS, { rooms, payload, ...SETTINGS, ...extra });
 
 test('a shared room expands case-insensitively to the user rooms that have it; unknown users get nothing', async () => {
@@ -114,4 +114,27 @@ test('a disconnected device\'s queue expires with the device; connecting again k
 test('the public channel is a device room of its own', async () => {
   await store.connect(NS, 'browse', 'g', 's', ['browse']);
   expect((await send(['browse'], ['offer', 1])).devices).toEqual(['browse|g']);
+});
+
+test('on a single Redis the script announces what it stored, in id order, with the id and the devices; nothing when no device got it', async () => {
+  const sub = redis.duplicate();
+  const heard: string[] = [];
+  try {
+    await sub.subscribe('announce');
+    sub.on('message', (_channel, message: string) => heard.push(message));
+    await store.connect(NS, 'user_1', 'd', 's', ['user_1']);
+    const announce = { channel: 'announce', head: '{"x":1,"delivery":{', tail: ',"event":"ev"}}' };
+    const first = await send(['user_1'], ['ev', 1], { announce });
+    const second = await send(['user_1'], ['ev', 2], { announce });
+    await send(['user_9'], ['ev', 3], { announce });
+    const until = Date.now() + 2000;
+    while (heard.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(heard.map((m) => JSON.parse(m))).toEqual([
+      { x: 1, delivery: { id: first.id, devices: ['user_1|d'], event: 'ev' } },
+      { x: 1, delivery: { id: second.id, devices: ['user_1|d'], event: 'ev' } },
+    ]);
+  } finally {
+    sub.disconnect();
+  }
 });

@@ -6,7 +6,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
 import type { Logger } from '@herald/log';
 import { metrics, metricsOptions, serveMetrics } from '@herald/metrics';
-import { userRoom } from '@herald/wire';
+import { DEFAULT_PROTOCOL, userRoom } from '@herald/wire';
 import { ConnectorBus, PushService, storedEnvelope } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
@@ -181,8 +181,9 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       return sibling ? [sibling] : [];
     }),
   );
+  const registry = defaultRegistry();
   const gate = new HandshakeGate(
-    defaultRegistry(),
+    registry,
     namespaces,
     eviction,
     { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs, callbackAllowPrivate: config.callbackAllowPrivate },
@@ -209,6 +210,10 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     config.heartbeatMs,
     logger.child({ module: 'liveness' }),
     dropAll,
+    async (client) => {
+      const protocol = registry.get((await namespaces.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL);
+      if (protocol?.reaped) await protocol.reaped(client, core);
+    },
   );
   // Pushes published while a server's adapter subscriber was away are re-delivered from the
   // history when it is back (core/subscriber-catch-up.ts); every delivery goes through it.

@@ -136,6 +136,8 @@ export interface WebserviceDelivery {
   readonly resync: boolean;
   /** Device keys `<user room>|<deviceId>`. */
   readonly devices: readonly string[];
+  /** When logic accepted it (ms since the epoch): the delivery and ack latency metrics. */
+  readonly sendDate: number;
 }
 
 /** The key of a device: its user room and deviceId (`|` is in neither: names.ts). */

@@ -17,6 +17,17 @@ export const SILENT_BEATS = 3;
  * it wakes up, its next beat tells it a reaper claimed it, and it drops its sockets (`onLost`) so
  * that its clients reconnect and are registered again, instead of staying connected but offline.
  */
+/** A client whose connector died, as its record named it when the reaper marked it offline. */
+export interface ReapedClient {
+  readonly clientId: string;
+  readonly namespace: string;
+  readonly userid: string;
+  /** The device. */
+  readonly uuid: string;
+  /** The connection (socket id) that ended with the connector. */
+  readonly sid: string;
+}
+
 export class Liveness {
   private beatTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
@@ -38,6 +49,8 @@ export class Liveness {
     private readonly logger: Logger,
     /** Called when a reaper claimed this connector while it was alive (its loop stalled). */
     private readonly onLost: () => void = () => undefined,
+    /** Called for each client of a dead connector once it is marked offline (its protocol's own clean-up). */
+    private readonly onReaped: (client: ReapedClient) => Promise<void> = async () => undefined,
   ) {}
 
   /** How long a claim lasts without renewal; a reaper renews it after every page of clients. */
@@ -100,6 +113,11 @@ export class Liveness {
         const client = { clientId, userid: record['userid']!, platform: record['platform'] };
         for (const room of rooms) await this.rooms.offline(namespace, room, client, record['sid']);
         await this.clients.disconnected(clientId, { namespace, userid: record['userid']!, sid: record['sid'], connector: dead }, 'connector lost');
+        // A protocol's own state of the connection (e.g. webservice devices) is the protocol's: a
+        // failure there is logged, the core's clean-up stands.
+        await this.onReaped({ clientId, namespace, userid: record['userid']!, uuid: record['uuid'] ?? '', sid: record['sid'] }).catch((error: unknown) =>
+          this.logger.warn({ err: (error as Error).message, clientId }, 'protocol clean-up of a reaped client failed'),
+        );
         count++;
       }
       claim = await this.registry.renew(claim, this.leaseMs);

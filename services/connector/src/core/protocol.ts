@@ -6,6 +6,7 @@ import type { WebhookQueue } from '@herald/queues';
 import type { RedisTarget } from '@herald/config';
 import type { Acks } from './acks';
 import type { IdentifyOptions } from './identify';
+import type { ReapedClient } from './liveness';
 import type { Rooms } from './rooms';
 import type { HeraldSocket, Identity } from './socket-data';
 
@@ -113,4 +114,10 @@ export interface Protocol {
   evicted(socket: HeraldSocket): void;
   /** Tells the socket a REST transfer moved it into or out of a room. */
   transferred(socket: HeraldSocket, notice: TransferNotice): void;
+  /**
+   * Optional: a client of this protocol was connected to a connector that died; the reaper has
+   * marked it offline (core/liveness.ts). Runs on the reaping connector: the protocol ends what it
+   * keeps of that connection beyond the core's records.
+   */
+  reaped?(client: ReapedClient, core: CoreServices): Promise<void>;
 }

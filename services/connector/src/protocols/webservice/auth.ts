@@ -14,6 +14,32 @@ export interface AuthRequest {
 /** Most rooms one `auth_url` answer may name (each is a Redis write on connect). */
 export const MAX_AUTH_ROOMS = 1000;
 
+/** Most bytes of an `auth_url` answer read (1000 rooms of 100 characters fit about 10 times over). */
+export const MAX_AUTH_BODY_BYTES = 1024 * 1024;
+
+/** The body as text, refused past MAX_AUTH_BODY_BYTES: a tenant's server cannot fill a connector's memory. */
+async function readCapped(response: Response): Promise<string> {
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_AUTH_BODY_BYTES || !response.body) {
+    await response.body?.cancel().catch(() => undefined);
+    if (response.body) throw authError('auth_url answer too large');
+    return '';
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_AUTH_BODY_BYTES) {
+      await reader.cancel().catch(() => undefined);
+      throw authError('auth_url answer too large');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** `Auth error: <reason>`: the seed's text for a failed request; the reason names no secret and no URL. */
 function authError(reason: string): HeraldError {
   return new HeraldError(Errors.HS_WS_AUTH_ERROR, reason);
@@ -38,18 +64,31 @@ export async function askAuthUrl(request: AuthRequest): Promise<string[]> {
   if (!request.allowPrivate && (await isRefusedCallbackUrl(settings.authUrl))) throw authError('auth_url address refused');
   const headers: Record<string, string> = { accept: 'application/json', authorization: `${settings.authScheme} ${request.token ?? ''}`.trim() };
   if (request.meta !== undefined) headers['x-meta'] = request.meta;
+  const failed = (error: unknown): HeraldError => {
+    if (error instanceof HeraldError) return error;
+    const name = (error as Error).name;
+    if (name === 'TimeoutError' || name === 'AbortError') return authError(`auth_url timed out after ${request.timeoutMs} ms`);
+    return authError('auth_url unreachable');
+  };
+  const signal = AbortSignal.timeout(request.timeoutMs);
   let response: Response;
+  try {
+    response = await fetch(settings.authUrl, { headers, redirect: 'error', signal });
+  } catch (error) {
+    throw failed(error);
+  }
+  // The status first, its body unread (a 401 whose body is not JSON is still `Authentication failed`).
+  if (response.status !== 200) {
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status === 401) throw new HeraldError(Errors.HS_WS_AUTH_FAILED);
+    throw new HeraldError({ ...Errors.HS_WS_AUTH_STATUS, msg: `Auth ${response.status} error` });
+  }
   let text: string;
   try {
-    response = await fetch(settings.authUrl, { headers, redirect: 'error', signal: AbortSignal.timeout(request.timeoutMs) });
-    text = await response.text();
+    text = await readCapped(response);
   } catch (error) {
-    const name = (error as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError') throw authError(`auth_url timed out after ${request.timeoutMs} ms`);
-    throw authError('auth_url unreachable');
+    throw failed(error);
   }
-  if (response.status === 401) throw new HeraldError(Errors.HS_WS_AUTH_FAILED);
-  if (response.status !== 200) throw new HeraldError({ ...Errors.HS_WS_AUTH_STATUS, msg: `Auth ${response.status} error` });
   let rooms: unknown;
   try {
     rooms = JSON.parse(text);

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
-import { webserviceDeviceKey, type WebserviceDelivery, type WebserviceSettings } from '@herald/wire';
+import { webserviceDeviceKey, webserviceUserId, type WebserviceDelivery, type WebserviceSettings } from '@herald/wire';
 import { WebserviceStore, type RedisClient } from '@herald/store';
 import type { CoreServices } from '../../core/protocol';
 import type { HeraldNamespace, HeraldSocket } from '../../core/socket-data';
@@ -62,6 +62,7 @@ function emitEntry(socket: HeraldSocket, device: string, delivery: WebserviceDel
     acked = true;
     store.ack(namespace, device, delivery.id, delivery.resync, delivery.event).then(
       (outcome) => {
+        if (outcome !== 'gone') metrics.acked(namespace, delivery.id);
         if (outcome === 'resync' && socket.connected) (socket.emit as unknown as LooseEmit)('_resync');
       },
       (error: unknown) => logger.warn({ err: error, namespace, id: delivery.id }, 'webservice ack not recorded; the message is replayed on the next connect'),
@@ -79,7 +80,8 @@ function isDelivery(value: unknown): value is WebserviceDelivery {
     Array.isArray(d.args) &&
     typeof d.resync === 'boolean' &&
     Array.isArray(d.devices) &&
-    d.devices.every((device) => typeof device === 'string')
+    d.devices.every((device) => typeof device === 'string') &&
+    Number.isFinite(d.sendDate)
   );
 }
 
@@ -112,7 +114,7 @@ export function listenForDeliveries(nsp: HeraldNamespace, core: CoreServices): v
         count++;
       }
     }
-    if (count > 0) metrics.delivered(nsp.name, 0, Date.now(), count);
+    if (count > 0) metrics.delivered(nsp.name, delivery.id, delivery.sendDate, count);
   });
 }
 
@@ -173,9 +175,7 @@ async function notifyUser(
   field: 'last_connected' | 'last_disconnected',
   core: CoreServices,
 ): Promise<void> {
-  const { settings } = state;
-  if (userRoom === settings.publicChannel || settings.userRoomPrefix === undefined || !userRoom.startsWith(settings.userRoomPrefix)) return;
-  const userId = userRoom.split('_')[1];
+  const userId = webserviceUserId(state.settings, userRoom);
   if (userId === undefined || userId === '') return;
   await core.webhooks.enqueueWebserviceUser({
     kind: 'webservice-user',

@@ -4,7 +4,8 @@ import type { ParsedUrlQuery } from 'node:querystring';
 import type { Admission, AdmitOptions, CoreServices, Encoded, Protocol } from '../../core/protocol';
 import { adapterRoom, type HeraldSocket, type Identity } from '../../core/socket-data';
 import { askAuthUrl } from './auth';
-import { listenForDeliveries, releaseDevices, replayDevices, setState, stateOf } from './devices';
+import { listenForDeliveries, releaseDevices, replayDevices, setState, stateOf, storeOf } from './devices';
+import type { ReapedClient } from '../../core/liveness';
 
 /** A query parameter given once; repeated (an array), or with a character no HTTP header can carry, is refused. */
 function single(query: ParsedUrlQuery, auth: Record<string, unknown>, name: string): string | undefined {
@@ -94,6 +95,21 @@ export const webserviceProtocol: Protocol = Object.freeze({
     const { event, args } = message.pushData as { event?: unknown; args?: unknown };
     if (typeof event === 'string' && event !== '' && !RESERVED_EVENT_NAMES.includes(event) && Array.isArray(args)) return { event, args };
     return { event: 'push', args: [message] };
+  },
+
+  /**
+   * A device's connector died: its devices (its user room, and the public channel) are
+   * disconnected since now, so that device_ttl prunes them if they never come back. Only the
+   * connection that died is touched (webservice-disconnect-1.lua checks the socket id).
+   */
+  async reaped(client: ReapedClient, core: CoreServices): Promise<void> {
+    const record = await core.namespaces.settings(client.namespace);
+    if (!record || client.uuid === '') return;
+    const settings = webserviceSettings(record.protocolSettings);
+    const store = storeOf(core);
+    for (const room of new Set([client.userid, ...(settings.publicChannel ? [settings.publicChannel] : [])])) {
+      await store.disconnect(client.namespace, room, client.uuid, client.sid, settings.deviceTtl);
+    }
   },
 
   // The seed announced no presence, no eviction and no transfer.

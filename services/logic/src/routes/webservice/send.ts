@@ -32,6 +32,9 @@ export interface WebserviceRouteContext {
   readonly logger: Logger;
 }
 
+/** The key the announcement template starts with; the script puts the id and devices in its place. */
+const ANNOUNCE_MARK = '__herald_webservice__';
+
 /** Most rooms one `/send` may name. */
 export const MAX_SEND_ROOMS = 1000;
 /** Longest event name. */
@@ -196,20 +199,31 @@ export function webserviceRoutes(context: WebserviceRouteContext): void {
         return sendText(reply, 200, 'OK');
       }
 
+      const sendDate = Date.now();
+      // What the connectors get; the script fills in the id and the devices. On a single Redis the
+      // script publishes it itself, so announcements leave in id order even from several logic
+      // processes; on a cluster (SPUBLISH cannot share the script's slot) logic publishes after.
+      const announcement: Omit<WebserviceDelivery, 'id' | 'devices'> & { [ANNOUNCE_MARK]: 0 } = { [ANNOUNCE_MARK]: 0, event: body.event, args: body.args, resync, sendDate };
+      const packet = serverSideEmitPacket(bus.kind, channelPrefix, namespace, 'herald:webservice', [announcement]);
+      const mark = packet.message.indexOf(`"${ANNOUNCE_MARK}":0,`);
+      const inScript = bus.kind === 'classic' && mark > 0;
       const stored = await store.send(namespace, {
         rooms: body.rooms,
         payload: [body.event, ...body.args],
         userRoomPrefix: settings.userRoomPrefix,
         publicChannel: settings.publicChannel,
         deviceTtl: settings.deviceTtl,
+        ...(inScript ? { announce: { channel: packet.channel, head: packet.message.slice(0, mark), tail: ',' + packet.message.slice(mark + ANNOUNCE_MARK.length + 5) } } : {}),
       });
       metrics.pushAccepted(namespace, 1);
-      if (stored.devices.length > 0) {
-        const delivery: WebserviceDelivery = { id: stored.id, event: body.event, args: body.args, resync, devices: stored.devices };
-        const packet = serverSideEmitPacket(bus.kind, channelPrefix, namespace, 'herald:webservice', [delivery]);
+      if (!inScript && stored.devices.length > 0) {
+        const delivery: WebserviceDelivery = { id: stored.id, event: body.event, args: body.args, resync, devices: stored.devices, sendDate };
+        const whole = serverSideEmitPacket(bus.kind, channelPrefix, namespace, 'herald:webservice', [delivery]);
+        const sent = bus.kind === 'classic' ? redis.publish(whole.channel, whole.message) : redis.spublish(whole.channel, whole.message);
         // A lost announcement loses no message: it stays queued and comes in the next `_batch`.
-        const sent = bus.kind === 'classic' ? redis.publish(packet.channel, packet.message) : redis.spublish(packet.channel, packet.message);
-        await sent.catch((error: unknown) => logger.warn({ err: (error as Error).message, namespace }, 'webservice announcement not published; the devices get it on their next connect'));
+        await sent.catch((error: unknown) =>
+          logger.warn({ err: (error as Error).message, namespace }, 'webservice announcement not published; the devices get it on their next connect'),
+        );
       }
       return sendText(reply, 200, 'OK');
     },
