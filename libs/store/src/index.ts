@@ -14,3 +14,4 @@ export * from './namespace-cleanup';
 export * from './slot-pipeline';
 export * from './cached-namespace-store';
 export * from './message-timeline';
+export * from './chat-store';

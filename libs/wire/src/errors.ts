@@ -114,6 +114,13 @@ export const Errors = Object.freeze({
   HTTP_INVALID: entry('HTTP_INVALID', 'malformed HTTP request', 400),
   REQUEST_TIMEOUT: entry('REQUEST_TIMEOUT', 'request timeout', 408),
   JSON_TOO_DEEP: entry('JSON_TOO_DEEP', 'body nested too deeply', 400),
+  // --- chat protocol (seed 004; socket acks carry the status as `statusCode`) ---
+  CHAT_PAYLOAD_INVALID: entry('CHAT_PAYLOAD_INVALID', 'payload invalid', 400),
+  CHAT_SOCKET_MISMATCH: entry('CHAT_SOCKET_MISMATCH', 'socketId is not the id of this connection', 403),
+  CHAT_TOKEN_INVALID: entry('CHAT_TOKEN_INVALID', 'sessionToken invalid or expired', 401),
+  CHAT_MESSAGE_TOO_LARGE: entry('CHAT_MESSAGE_TOO_LARGE', 'message too large', 413),
+  CHAT_CONVERSATION_NOT_FOUND: entry('CHAT_CONVERSATION_NOT_FOUND', 'conversation not found', 404),
+  CHAT_NOT_A_MEMBER: entry('CHAT_NOT_A_MEMBER', 'not a member of this conversation', 403),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -11,3 +11,4 @@ export * from './request-checks';
 export * from './client-settings';
 export * from './callback-address';
 export * from './json-depth';
+export * from './protocols/chat';
