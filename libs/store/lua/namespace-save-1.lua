@@ -9,7 +9,10 @@
             change is an object with `name`, optional `del` and the fields to set
     ARGV[2] most APNs configurations the merged list may hold
     ARGV[3] most bytes the merged list may take, JSON-encoded
-    ARGV[4..] field, value pairs to HSET
+    ARGV[4] JSON object of protocol settings changes, merged into the stored `protocol_settings`
+            object (a null value removes the field), or '' to leave them alone
+    ARGV[5] '1' to drop the stored protocol settings first (the protocol changes), else '0'
+    ARGV[6..] field, value pairs to HSET
 
   Output:
     1 when the hash did not exist before (a new namespace), 0 when it was updated,
@@ -20,12 +23,13 @@
     merge: `del: true` removes the configuration of that name; an unknown name is appended; a known
     name gets each given field set, the others kept. `del` itself is never stored. A stored list
     that is not valid JSON counts as empty.
-    HSET the pairs and `apns_list` (JSON, `[]` when empty); HSETNX offline 'off'.
+    HSET the pairs, `apns_list` (JSON, `[]` when empty) and `protocol_settings` (JSON object);
+    HSETNX offline 'off'. A stored `protocol_settings` that is not a JSON object counts as empty.
     A single key, so the script runs on Redis Cluster.
 ]]
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
 local fields = {}
-for i = 4, #ARGV do
+for i = 6, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 
@@ -78,6 +82,33 @@ if ARGV[1] ~= '' then
     return -2
   end
   fields[#fields + 1] = 'apns_list'
+  fields[#fields + 1] = encoded
+end
+
+if ARGV[4] ~= '' or ARGV[5] == '1' then
+  local settings = {}
+  local stored = ARGV[5] ~= '1' and redis.call('HGET', KEYS[1], 'protocol_settings')
+  if stored then
+    local ok, decoded = pcall(cjson.decode, stored)
+    if ok and type(decoded) == 'table' then
+      settings = decoded
+    end
+  end
+  if ARGV[4] ~= '' then
+    for field, value in pairs(cjson.decode(ARGV[4])) do
+      if value == cjson.null then
+        settings[field] = nil
+      else
+        settings[field] = value
+      end
+    end
+  end
+  -- An empty table would encode as `{}` too, but say it plainly.
+  local encoded = '{}'
+  if next(settings) ~= nil then
+    encoded = cjson.encode(settings)
+  end
+  fields[#fields + 1] = 'protocol_settings'
   fields[#fields + 1] = encoded
 end
 

@@ -1,4 +1,4 @@
-import { PROTOCOL_NAMES, isPlatform, type Platform, type ProtocolName } from '@herald/wire';
+import { PROTOCOL_NAMES, isPlatform, type Platform, type ProtocolName, type ProtocolSettingsValues } from '@herald/wire';
 import { hashPassword } from './password';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
@@ -91,6 +91,11 @@ export interface NamespaceRecord {
    * means `push` (DEFAULT_PROTOCOL) — every record saved before the field existed.
    */
   readonly protocol: ProtocolName | undefined;
+  /**
+   * The settings of the namespace's protocol (`protocol_settings`, PROTOCOL_SETTINGS in
+   * `@herald/wire`): hashed secrets as stored, every other field as saved; `{}` when none.
+   */
+  readonly protocolSettings: ProtocolSettingsValues;
 }
 
 /** What an admin may change; `undefined` keeps the stored value. */
@@ -110,6 +115,10 @@ export interface NamespaceChanges {
   readonly maxClientRooms?: number;
   /** Replaces the stored protocol (the caller checks it is served). */
   readonly protocol?: ProtocolName;
+  /** Merged into the stored protocol settings; `null` removes a field (the caller checks and hashes). */
+  readonly protocolSettings?: Readonly<Record<string, unknown>>;
+  /** Drop the stored protocol settings before the merge (the protocol changes). */
+  readonly resetProtocolSettings?: boolean;
 }
 
 /**
@@ -144,7 +153,19 @@ function parseApnsList(json: string | undefined): ApnsSettings[] {
 export type NamespaceSettings = Omit<NamespaceRecord, 'apnsList'>;
 
 /** Hash fields of everything but the APNs list. */
-const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms', 'max_client_rooms', 'protocol'] as const;
+const SETTINGS_FIELDS = ['key', 'name', 'offline', 'connect_callback', 'disconnect_callback', 'callback_auth', 'auth_passwd_hash', 'client_ip', 'update_date', 'inbox_platforms', 'max_client_rooms', 'protocol', 'protocol_settings'] as const;
+
+/** The stored `protocol_settings`, read defensively: anything but a JSON object is `{}`. */
+function parseProtocolSettings(json: string | undefined): ProtocolSettingsValues {
+  if (!json) return EMPTY_SETTINGS;
+  try {
+    const value: unknown = JSON.parse(json);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.freeze(value as Record<string, unknown>) : EMPTY_SETTINGS;
+  } catch {
+    return EMPTY_SETTINGS;
+  }
+}
+const EMPTY_SETTINGS: ProtocolSettingsValues = Object.freeze({});
 
 /** The stored `inbox_platforms` (comma-separated): known platforms only, undefined when unset. */
 function parseInboxPlatforms(value: string | undefined): readonly Platform[] | undefined {
@@ -175,6 +196,7 @@ function fromHash(key: string, h: Record<string, string>): NamespaceRecord {
     maxClientRooms: maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
     maxClientRoomsSet: maxClientRooms !== undefined,
     protocol: (PROTOCOL_NAMES as readonly string[]).includes(h['protocol'] ?? '') ? (h['protocol'] as ProtocolName) : undefined,
+    protocolSettings: parseProtocolSettings(h['protocol_settings']),
   });
 }
 
@@ -246,6 +268,8 @@ export class NamespaceStore {
       changes.apnsList === undefined ? '' : JSON.stringify(changes.apnsList),
       APNS_LIST_MAX_ITEMS,
       APNS_LIST_MAX_BYTES,
+      changes.protocolSettings === undefined ? '' : JSON.stringify(changes.protocolSettings),
+      changes.resetProtocolSettings === true,
       Object.entries(fields).flat(),
     );
     if (written === -1) throw new ApnsListTooLargeError('items');

@@ -1,4 +1,4 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { createHash, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
  * Namespace passwords are stored as salted scrypt hashes (RFC 7914), never in clear:
@@ -31,4 +31,22 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const expected = Buffer.from(hash, 'base64url');
   const key = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
   return key.length === expected.length && timingSafeEqual(key, expected);
+}
+
+/**
+ * A protocol's API keys (PROTOCOL_SETTINGS `hashed` fields) are checked on every request of a seed
+ * server, so they are stored as `sha256$<hex>`, not scrypt: a key is chosen by the operator as a
+ * long random string, for which a fast hash is enough and a slow one would cost every request
+ * (docs/api.md "Protocol settings").
+ */
+export function hashSecret(secret: string): string {
+  return `sha256$${createHash('sha256').update(secret, 'utf8').digest('hex')}`;
+}
+
+/** Constant-time check of a secret against `hashSecret`'s output; false for a malformed hash. */
+export function verifySecret(secret: string, stored: string | undefined): boolean {
+  if (!stored?.startsWith('sha256$')) return false;
+  const expected = Buffer.from(stored.slice(7), 'hex');
+  const actual = createHash('sha256').update(secret, 'utf8').digest();
+  return expected.length === actual.length && timingSafeEqual(actual, expected);
 }

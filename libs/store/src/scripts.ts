@@ -108,7 +108,15 @@ export class Scripts {
     return this.call('connectorRegistry', [registryKey], [action, connectorId, lease, leaseMs], false) as Promise<string | number>;
   }
 
-  namespaceSave(namespaceKey: string, apnsChanges: string, maxItems: number, maxBytes: number, fields: readonly string[]): Promise<number> {
-    return this.call('namespaceSave', [namespaceKey], [apnsChanges, maxItems, maxBytes, ...fields], false) as Promise<number>;
+  namespaceSave(
+    namespaceKey: string,
+    apnsChanges: string,
+    maxItems: number,
+    maxBytes: number,
+    protocolSettings: string,
+    resetProtocolSettings: boolean,
+    fields: readonly string[],
+  ): Promise<number> {
+    return this.call('namespaceSave', [namespaceKey], [apnsChanges, maxItems, maxBytes, protocolSettings, resetProtocolSettings ? '1' : '0', ...fields], false) as Promise<number>;
   }
 }

@@ -103,6 +103,7 @@ export const Errors = Object.freeze({
   DEAD_LETTER_NOT_FAILED: entry('DEAD_LETTER_NOT_FAILED', 'dead letter job is not failed', 400),
   // --- protocols (issue 12) ---
   PROTOCOL_UNKNOWN: entry('PROTOCOL_UNKNOWN', 'protocol unknown', 400),
+  PROTOCOL_SETTINGS_INVALID: entry('PROTOCOL_SETTINGS_INVALID', 'protocol settings invalid', 400),
   HS_PROTOCOL_UNSUPPORTED: entry('HS_PROTOCOL_UNSUPPORTED', 'protocol not served by this connector', 400),
   // --- callbacks ---
   CALLBACK_URL_INVALID: entry('CALLBACK_URL_INVALID', 'callback url refused', 400),

@@ -6,6 +6,7 @@ export * from './validator';
 export * from './push-request';
 export * from './envelope';
 export * from './protocols';
+export * from './protocol-settings';
 export * from './annotations';
 export * from './request-checks';
 export * from './client-settings';

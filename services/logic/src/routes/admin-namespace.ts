@@ -13,6 +13,10 @@ import {
   onError,
   patternMeaning,
   isServedProtocol,
+  DEFAULT_PROTOCOL,
+  checkProtocolSettings,
+  protocolSettingsSpec,
+  publicProtocolSettings,
   type Platform,
   type ProtocolName,
 } from '@herald/wire';
@@ -23,6 +27,7 @@ import {
   ApnsListTooLargeError,
   MAX_CLIENT_ROOMS_LIMIT,
   NamespaceCleanup,
+  hashSecret,
   type ApnsSettings,
   type NamespaceRecord,
   type NamespaceStore,
@@ -95,6 +100,14 @@ const SettingFields = {
   ),
   /** Checked against the served protocols after the shape (PROTOCOL_UNKNOWN). */
   protocol: Type.Optional(Type.String({ maxLength: 32, description: 'The wire protocol of the namespace\'s clients (docs/architecture.md); today `push`.' })),
+  /** Checked against the protocol's spec after the shape (PROTOCOL_SETTINGS_INVALID). */
+  settings: Type.Optional(
+    Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
+      maxProperties: 64,
+      description:
+        'Settings of the namespace\'s protocol (docs/api.md "Protocol settings"), merged into the stored ones; `null` removes one. Changing `protocol` drops the settings of the old one. Secrets are never shown.',
+    }),
+  ),
 };
 
 /** Body of `POST /api/admin/namespace/save`: `key` first (seed order: `key is null`, `namespace invalid`), then the shape. */
@@ -121,10 +134,34 @@ function checkCallbackHosts(body: SaveBody, allowPrivate: boolean): void {
   }
 }
 
+/**
+ * The protocol settings part of a save: checked against the spec of the protocol the namespace will
+ * have, hashed fields hashed. A save that changes the protocol drops the old protocol's settings.
+ * @throws HeraldError PROTOCOL_SETTINGS_INVALID
+ */
+async function protocolSettingsChange(
+  namespaces: NamespaceStore,
+  key: string,
+  body: SaveBody,
+): Promise<{ protocolSettings?: Record<string, unknown>; resetProtocolSettings?: boolean }> {
+  const stored = body.settings !== undefined || body.protocol !== undefined ? await namespaces.settings(key) : null;
+  const before = stored?.protocol ?? DEFAULT_PROTOCOL;
+  const after = (body.protocol as ProtocolName | undefined) ?? before;
+  const reset = after !== before && stored !== null && Object.keys(stored.protocolSettings).length > 0;
+  if (body.settings === undefined) return reset ? { resetProtocolSettings: true } : {};
+  const problem = checkProtocolSettings(after, body.settings);
+  if (problem !== undefined) throw new HeraldError(Errors.PROTOCOL_SETTINGS_INVALID, problem);
+  const hashed = new Set(protocolSettingsSpec(after).hashed ?? []);
+  const change: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(body.settings)) change[field] = hashed.has(field) && typeof value === 'string' ? hashSecret(value) : value;
+  return { protocolSettings: change, ...(reset && { resetProtocolSettings: true }) };
+}
+
 /** Stores a checked namespace save. `apns_list` is merged by name in the store. */
 export async function saveNamespace(namespaces: NamespaceStore, key: string, body: SaveBody, clientIp: string, allowPrivate: boolean): Promise<void> {
   checkCallbackHosts(body, allowPrivate);
   if (body.protocol !== undefined && !isServedProtocol(body.protocol)) throw new HeraldError(Errors.PROTOCOL_UNKNOWN, JSON.stringify(body.protocol));
+  const settings = await protocolSettingsChange(namespaces, key, body);
   try {
     await namespaces.save(key, {
       ...(body.name !== undefined && { name: body.name }),
@@ -137,6 +174,7 @@ export async function saveNamespace(namespaces: NamespaceStore, key: string, bod
       ...(body.inbox_platforms !== undefined && { inboxPlatforms: body.inbox_platforms }),
       ...(body.max_client_rooms !== undefined && { maxClientRooms: body.max_client_rooms }),
       ...(body.protocol !== undefined && { protocol: body.protocol as ProtocolName }),
+      ...settings,
       clientIp,
     });
   } catch (error) {
@@ -168,6 +206,8 @@ export interface PublicNamespace {
   max_client_rooms?: number;
   /** Present when set: the namespace's wire protocol (unset: `push`). */
   protocol?: ProtocolName;
+  /** Present when any is set: the protocol's settings, each secret as `<field>_set: true`. */
+  settings?: Record<string, unknown>;
   update_date: number;
   client_ip: string;
 }
@@ -201,6 +241,9 @@ export function publicNamespace(record: NamespaceRecord): PublicNamespace {
     ...(record.inboxPlatforms !== undefined && { inbox_platforms: [...record.inboxPlatforms] }),
     ...(record.maxClientRoomsSet && { max_client_rooms: record.maxClientRooms }),
     ...(record.protocol !== undefined && { protocol: record.protocol }),
+    ...(Object.keys(record.protocolSettings).length > 0 && {
+      settings: publicProtocolSettings(record.protocol ?? DEFAULT_PROTOCOL, record.protocolSettings),
+    }),
     update_date: record.updateDate,
     client_ip: record.clientIp ?? '',
   };
