@@ -122,6 +122,7 @@ export const Errors = Object.freeze({
   CHAT_MESSAGE_TOO_LARGE: entry('CHAT_MESSAGE_TOO_LARGE', 'message too large', 413),
   CHAT_CONVERSATION_NOT_FOUND: entry('CHAT_CONVERSATION_NOT_FOUND', 'conversation not found', 404),
   CHAT_NOT_A_MEMBER: entry('CHAT_NOT_A_MEMBER', 'not a member of this conversation', 403),
+  CHAT_PROTOCOL_REQUIRED: entry('CHAT_PROTOCOL_REQUIRED', 'the namespace does not use the chat protocol', 400),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -1,6 +1,7 @@
 import { Type, type TObject } from '@sinclair/typebox';
 import type { ProtocolName } from './protocols';
 import { compileValidator, type Validator } from './validator';
+import { ChatSettings } from './protocols/chat';
 
 /**
  * The settings a protocol adds to its namespaces (`settings` of the namespace save; docs/api.md
@@ -18,7 +19,9 @@ export interface ProtocolSettingsSpec {
 }
 
 /** The settings of each protocol that has any (a protocol without an entry accepts none). */
-export const PROTOCOL_SETTINGS: Readonly<Partial<Record<ProtocolName, ProtocolSettingsSpec>>> = Object.freeze({});
+export const PROTOCOL_SETTINGS: Readonly<Partial<Record<ProtocolName, ProtocolSettingsSpec>>> = Object.freeze({
+  chat: Object.freeze({ schema: ChatSettings }),
+});
 
 /** A JSON object of protocol settings as stored (`protocol_settings` of the namespace hash). */
 export type ProtocolSettingsValues = Readonly<Record<string, unknown>>;

@@ -35,7 +35,9 @@ export const OFFLINE_POLICIES: Readonly<Record<ProtocolName, OfflinePolicy | und
   webservice: undefined,
   sessions: undefined,
   roomsync: undefined,
-  chat: undefined,
+  // Seed 004: offline chat users get the message from their inbox on `logIn` (the connector adds it
+  // when the message is sent, so the offline step adds none), registered iOS devices get APNs.
+  chat: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze(['ios'] as Platform[]) }),
 });
 
 /** The offline policy of a stored `protocol` value; an unset or unknown value is the default protocol's. */

@@ -4,6 +4,7 @@ import { metrics, metricsOptions } from '@herald/metrics';
 import { ConnectorBus, PushService } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import {
+  ChatStore,
   ClientStore,
   Keys,
   MessageStore,
@@ -37,6 +38,7 @@ import { adminMessageRoutes } from './routes/admin-messages';
 import { adminOnlineRoutes } from './routes/admin-online';
 import { adminWebhookRoutes } from './routes/admin-webhooks';
 import { Type } from '@sinclair/typebox';
+import { chatRoutes } from './routes/chat/device';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -180,6 +182,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     roomRoutes(context);
     clientRoutes(context);
     authNamespaceRoutes(context);
+    chatRoutes({ app: auth, chat: new ChatStore(redis, keys) });
   });
 
   void app.register(async (admin) => {

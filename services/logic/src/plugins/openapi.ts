@@ -87,6 +87,7 @@ export function openApiPlugin(app: FastifyInstance): void {
         { name: 'clients', description: 'One client of the namespace.' },
         { name: 'namespaces', description: 'Namespace settings and clean-up.' },
         { name: 'meta', description: 'Health and this description.' },
+        { name: 'chat', description: 'The chat protocol (seed 004): iOS devices of chat users.' },
       ],
     },
   });
