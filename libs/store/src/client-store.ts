@@ -3,7 +3,7 @@ import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import type { Scripts } from './scripts';
 
-export type DisconnectReason = 'network' | 'kicked' | 'namespace offline' | 'server shutdown' | 'connector lost';
+export type DisconnectReason = 'network' | 'kicked' | 'namespace offline' | 'server shutdown' | 'connector lost' | 'identity changed';
 
 /** A connection as the client record knows it. */
 export interface Connection {

@@ -30,6 +30,7 @@ import { Acks } from './core/acks';
 import { deliver } from './core/delivery';
 import { Eviction } from './core/eviction';
 import { HandshakeGate } from './core/handshake';
+import { Identification } from './core/identify';
 import { IntakeValve } from './core/intake';
 import { Liveness } from './core/liveness';
 import { NamespaceWatch } from './core/namespace-watch';
@@ -249,7 +250,9 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     await webhooks.enqueueDisconnect({ kind: 'disconnect', namespace, clientId, query, ...(cookie ? { cookie } : {}), at: Date.now() });
   };
 
+  const identification = new Identification(clients, rooms, eviction, serial, id);
   const core: CoreServices = {
+    identify: (socket, identity, options) => identification.identify(socket, identity, options),
     rooms,
     acks,
     clients,
@@ -272,11 +275,13 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       log.debug({ reason }, 'disconnected');
       const why = socket.data.disconnectReason ?? (closing ? 'server shutdown' : 'network');
       void serial(socket, async () => {
-        await rooms.disconnected(socket, why);
+        // An anonymous socket has no client record and no rooms to clean up.
+        if (!socket.data.anonymous) await rooms.disconnected(socket, why);
         if (socket.data.disconnectCallback) await notifyDisconnect(socket);
       }).catch((error: unknown) => log.error({ err: error }, 'disconnect clean-up failed'));
     });
     serial(socket, async () => {
+      if (socket.data.anonymous) return void (await protocol.connected(socket, services));
       const previous = await clients.connected(identity.clientId, {
         namespace: identity.namespace,
         userid: identity.userid,

@@ -86,17 +86,19 @@ export class HandshakeGate {
     const protocol = this.registry.get(name);
     if (!protocol) throw new HeraldError(Errors.HS_PROTOCOL_UNSUPPORTED, name);
     // The protocol authenticates (the callback runs before an old connection is kicked).
-    const { identity, rooms } = await protocol.admit(socket, record, {
+    const { identity, rooms, anonymous = false } = await protocol.admit(socket, record, {
       callbackTimeoutMs: this.options.callbackTimeoutMs,
       callbackAllowPrivate: this.options.callbackAllowPrivate,
     });
-    if (this.options.duplicateClient === 'reject' && (await this.eviction.connectedAnywhere(nsp, identity.clientId))) {
+    if (!anonymous && this.options.duplicateClient === 'reject' && (await this.eviction.connectedAnywhere(nsp, identity.clientId))) {
       throw new HeraldError(Errors.HS_CONFLICT);
     }
-    if (this.options.duplicateClient === 'kick') await this.eviction.evictEverywhere(nsp, identity.clientId);
+    if (!anonymous && this.options.duplicateClient === 'kick') await this.eviction.evictEverywhere(nsp, identity.clientId);
     this.protocols.set(nsp, protocol);
     socket.data.protocol = protocol;
     socket.data.identity = identity;
+    socket.data.admitted = identity;
+    socket.data.anonymous = anonymous;
     socket.data.offered = new Set();
     socket.data.rooms = new Set();
     socket.data.callbackRooms = rooms;

@@ -3,6 +3,7 @@ import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/wire';
 import type { PushService } from '@herald/publish';
 import type { ClientStore, InboxStore, NamespaceSettings, NamespaceStore } from '@herald/store';
 import type { Acks } from './acks';
+import type { IdentifyOptions } from './identify';
 import type { Rooms } from './rooms';
 import type { HeraldSocket, Identity } from './socket-data';
 
@@ -11,6 +12,12 @@ export interface Admission {
   readonly identity: Identity;
   /** Rooms joined on connect besides the user room and the client's persistent rooms. */
   readonly rooms: readonly string[];
+  /**
+   * The client says who it is after connecting (`CoreServices#identify`): until then the socket
+   * has no client record, no user room and no rooms; `identity` must still be unique to the socket
+   * (its clientId names the socket's own client room). The duplicate-client policy is not applied.
+   */
+  readonly anonymous?: boolean;
 }
 
 /** What the core hands a protocol's handshake besides the socket. */
@@ -49,6 +56,12 @@ export interface CoreServices {
   readonly serial: (socket: HeraldSocket, work: () => Promise<void>) => Promise<void>;
   /** The port this connector listens on (after start). */
   readonly port: () => number;
+  /**
+   * Names who an admitted socket is, after connecting, or makes it anonymous again (`null`):
+   * core/identify.ts. With `evict`, other connections of that clientId on every connector are
+   * evicted first (each told through `Protocol#evicted`).
+   */
+  readonly identify: (socket: HeraldSocket, identity: Identity | null, options?: IdentifyOptions) => Promise<void>;
   /** HERALD_CLIENT_PUSH_INTERVAL_MS */
   readonly clientPushIntervalMs: number;
   readonly logger: Logger;

@@ -22,6 +22,14 @@ export interface SocketData {
   /** The wire protocol of the socket's namespace, chosen at the handshake. */
   protocol: Protocol;
   identity: Identity;
+  /**
+   * The socket has no client identity yet (or no more): admitted anonymous by a protocol whose
+   * clients authenticate after connecting (core/identify.ts). It has no client record and no rooms
+   * but its own client room (`identity` is then `admitted`).
+   */
+  anonymous: boolean;
+  /** The identity the handshake gave (for an anonymous socket, a per-socket one). */
+  admitted: Identity;
   /** Message ids the inbox replay offered this socket (their acks count: acks.ts). */
   offered: Set<number>;
   /** Rooms (Herald names, not adapter rooms) this socket is in, user room included. */
