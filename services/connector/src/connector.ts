@@ -263,6 +263,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     port: () => boundPort,
     clientPushIntervalMs: config.clientPushIntervalMs,
     logger,
+    redis,
+    keys,
   };
 
   const onConnection = (socket: HeraldSocket): void => {

@@ -1,7 +1,7 @@
 import type { Logger } from '@herald/log';
 import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/wire';
 import type { PushService } from '@herald/publish';
-import type { ClientStore, InboxStore, NamespaceSettings, NamespaceStore } from '@herald/store';
+import type { ClientStore, InboxStore, Keys, NamespaceSettings, NamespaceStore, RedisClient } from '@herald/store';
 import type { Acks } from './acks';
 import type { IdentifyOptions } from './identify';
 import type { Rooms } from './rooms';
@@ -65,6 +65,9 @@ export interface CoreServices {
   /** HERALD_CLIENT_PUSH_INTERVAL_MS */
   readonly clientPushIntervalMs: number;
   readonly logger: Logger;
+  /** The connector's Redis connection and key schema, for a protocol's own store (libs/store/src/<name>-*.ts). */
+  readonly redis: RedisClient;
+  readonly keys: Keys;
 }
 
 /**
