@@ -126,10 +126,10 @@ describe('namespace protocol', () => {
 
   test('a connector refuses a handshake to a namespace whose protocol it does not serve', async () => {
     // Written directly: the API only saves served protocols (a newer logic could save one).
-    await redis.hset(keys.namespace('/chatty'), { key: '/chatty', offline: 'off', protocol: 'chat' });
+    await redis.hset(keys.namespace('/chatty'), { key: '/chatty', offline: 'off', protocol: 'webservice' });
     await redis.zadd(keys.namespaceIndex(), 0, '/chatty');
     const refusal = await v4.refusal(stack.connectors[1]!.port, '/chatty', { uuid: 'c1' });
-    expect(refusal.message).toBe('protocol not served by this connector: chat');
+    expect(refusal.message).toBe('protocol not served by this connector: webservice');
     expect(refusal.data).toEqual({ code: 'HS_PROTOCOL_UNSUPPORTED' });
   });
 });

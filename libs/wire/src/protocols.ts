@@ -9,7 +9,7 @@ export const PROTOCOL_NAMES = ['push', 'webservice', 'sessions', 'roomsync', 'ch
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** Protocols Herald serves today. */
-export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push']);
+export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push', 'chat']);
 
 /** The protocol of a namespace record that names none (every record saved before the field existed). */
 export const DEFAULT_PROTOCOL: ProtocolName = 'push';

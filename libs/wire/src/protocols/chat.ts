@@ -69,8 +69,8 @@ export const SessionToken = Type.String({ minLength: 1, maxLength: 64 });
 export const ConversationId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9]+$', ...patternMeaning('must be a conversation id') });
 /** Most targets of one message (a larger audience is a conversation). */
 export const MAX_CHAT_TARGETS = 1000;
-/** Largest message (its JSON) a client may send: the rest of the platform bounds pushData likewise. */
-export const MAX_CHAT_MESSAGE_BYTES = 64 * 1024;
+/** Largest message (its `metaData` JSON): below the connector's socket.io message limit (HERALD_MAX_PAYLOAD_BYTES, 64 KiB). */
+export const MAX_CHAT_MESSAGE_BYTES = 32 * 1024;
 const UserIds = (max: number) => Type.Array(ChatUserId, { maxItems: max });
 /** An APNs device token: hex (Apple's are 64 characters today; the length is not fixed). */
 export const DeviceToken = Type.String({ minLength: 16, maxLength: 512, pattern: '^[0-9a-fA-F]+$', ...patternMeaning('must be a hexadecimal APNs device token') });

@@ -1,6 +1,7 @@
 import { SERVED_PROTOCOLS, type ProtocolName } from '@herald/wire';
 import type { Protocol } from '../core/protocol';
 import { pushProtocol } from './push';
+import { chatProtocol } from './chat';
 
 /**
  * The protocols a connector serves, by name. Adding a protocol: one folder under protocols/ that
@@ -24,7 +25,7 @@ export class ProtocolRegistry {
 }
 
 /** Every protocol module Herald has: exactly the served ones. */
-export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol]);
+export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, chatProtocol]);
 
 /** The registry of a connector serving every protocol Herald has. */
 export function defaultRegistry(): ProtocolRegistry {
