@@ -139,6 +139,7 @@ describe('namespace settings', () => {
 
 describe('connect and logIn', () => {
   test.each(['v2', 'v4'] as const)('%s: `connected {socketId}` on connect, then logIn answers 200 with a 32-hex session token bound to the socket', async (version) => {
+    await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: NS, settings: { session_token_ttl: 600 } } });
     const client = await chatClient(0, version);
     expect(client.socketId).toEqual(expect.any(String));
     const answer = await call(client.socket, 'logIn', { userId: `hello-${version}`, socketId: client.socketId });
@@ -197,6 +198,38 @@ describe('connect and logIn', () => {
     // Anonymous sockets have no session at all.
     const nobody = await chatClient(0);
     expect(await send(nobody, a.token)).toEqual(refused);
+  });
+  test('a v2 client may name its own `socket.id` (the Engine.IO id) instead of the one `connected` sent', async () => {
+    const client = await chatClient(1, 'v2');
+    const answer = await call(client.socket, 'logIn', { userId: 'ownid', socketId: client.socket.id });
+    expect(answer).toMatchObject({ statusCode: 200, body: { userId: 'ownid', socketId: client.socket.id } });
+  });
+
+  test('logging in again as another user moves the socket: the old user is offline and gets nothing on it', async () => {
+    const client = await loggedIn(0, 'first-user');
+    const answer = await call(client.socket, 'logIn', { userId: 'second-user', socketId: client.socketId });
+    expect(answer.statusCode).toBe(200);
+    expect(await redis.scard(keys.roomOnline(NS, 'user_first-user'))).toBe(0);
+    expect(await redis.scard(keys.roomOnline(NS, 'user_second-user'))).toBe(1);
+    const sender = await loggedIn(1, 'mover');
+    const sent = await call(sender.socket, 'message/direct', { sessionToken: sender.token, targetIds: ['first-user', 'second-user'], type: 'text', textContent: 'who?' });
+    expect(sent.body.sent).toEqual({ online: ['second-user'], offline: ['first-user'] });
+    expect((await nextMessage(client)).map((m) => m.metaData.textContent)).toEqual(['who?']);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(client.messages).toHaveLength(1);
+  });
+
+  test('a user logged in from two sockets on two connectors gets each message on both', async () => {
+    const phone = await loggedIn(0, 'twice');
+    const laptop = await loggedIn(1, 'twice');
+    const sender = await loggedIn(0, 'twice-sender');
+    const sent = await call(sender.socket, 'message/direct', { sessionToken: sender.token, targetIds: ['twice'], type: 'text', textContent: 'both' });
+    expect(sent.body.sent).toEqual({ online: ['twice'], offline: [] });
+    expect(await nextMessage(phone)).toEqual([{ metaData: expect.objectContaining({ textContent: 'both' }), id: sent.body.id }]);
+    expect(await nextMessage(laptop)).toEqual([{ metaData: expect.objectContaining({ textContent: 'both' }), id: sent.body.id }]);
+    // Each socket keeps its own token.
+    expect(phone.token).not.toBe(laptop.token);
+    expect(await call(laptop.socket, 'message/direct', { sessionToken: phone.token, targetIds: ['x'] })).toMatchObject({ statusCode: 401 });
   });
 });
 
