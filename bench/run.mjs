@@ -28,6 +28,7 @@ const SCENARIOS = {
   s5: './scenarios/s5-reconnect-storm.mjs',
   s6: './scenarios/s6-ack-path.mjs',
   s7: './scenarios/s7-overload.mjs',
+  s8: './scenarios/s8-chat-direct.mjs',
 };
 const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws'];
 
