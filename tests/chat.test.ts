@@ -121,7 +121,7 @@ async function close(client: ChatClient, userId?: string): Promise<void> {
   if (userId) await until(async () => ((await redis.scard(keys.roomOnline(NS, `user_${userId}`))) === 0 ? true : undefined));
 }
 
-const tokenKey = (token: string) => `h:chat:{${NS}}:tok:${token}`;
+const tokenKey = (token: string) => `h:{${NS}}:chat:tok:${token}`;
 
 describe('namespace settings', () => {
   test('the chat settings are checked, stored and shown; a setting of another protocol is refused', async () => {
@@ -284,6 +284,10 @@ describe('message/direct', () => {
       { online: [], offline: ['later'] },
       { online: [], offline: ['later'] },
     ]);
+    // In the user's inbox for `message_expire` (default 10 hours).
+    const inboxTtl = await redis.pttl(keys.clientInbox(`${NS}#later#web-chat`));
+    expect(inboxTtl).toBeGreaterThan(9.9 * 3_600_000);
+    expect(inboxTtl).toBeLessThanOrEqual(10 * 3_600_000);
     const later = await chatClient(1);
     // Nothing before logIn.
     await new Promise((r) => setTimeout(r, 100));
@@ -344,6 +348,8 @@ describe('APNs for offline iOS users', () => {
     expect(online.body.sent).toEqual({ online: ['iosevent'], offline: [] });
     await nextMessage(user);
     await close(user, 'iosevent');
+    // The namespace's own alert title and sound.
+    await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: NS, settings: { apns_title: '新消息', apns_sound: 'chime.aiff' } } });
     const offline = await call(sender.socket, 'message/direct', { sessionToken: sender.token, targetIds: ['iosevent'], type: 'text', textContent: 'offline' });
     expect(offline.body.sent).toEqual({ online: [], offline: ['iosevent'] });
     const requests = await until(async () => {
@@ -351,7 +357,8 @@ describe('APNs for offline iOS users', () => {
       return sent.length > 0 ? sent : undefined;
     }, 15_000);
     // Only the offline message woke the device.
-    expect(requests.map((r) => (r.payload as any).aps.alert.body)).toEqual(['offline']);
+    expect(requests.map((r) => r.payload)).toEqual([{ aps: { alert: { title: '新消息', body: 'offline' }, sound: 'chime.aiff' }, id: offline.body.id }]);
+    await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: NS, settings: { apns_title: null, apns_sound: null } } });
 
     const removed = await stack.api('/api/auth/chat/device', { auth: AUTH, body: { userId: 'iosevent', deviceToken: null } });
     expect(removed.body).toEqual({ userId: 'iosevent', registered: false });

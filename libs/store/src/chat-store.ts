@@ -25,9 +25,10 @@ export interface ChatConversation {
 
 /**
  * What the chat protocol (seed 004) keeps beyond the core's records, under the namespace's tag
- * `{<nsp>}` (one key per token or conversation, single-key operations only):
- * - `chat:{nsp}:tok:<token>` — string JSON {@link ChatSession}, with the namespace's token TTL;
- * - `chat:{nsp}:conv:<id>` — string JSON {@link ChatConversation}, kept until the namespace is flushed.
+ * `{<nsp>}` (one key per token or conversation, single-key operations only), so that the
+ * namespace's flush (namespace-cleanup.ts, `SCAN MATCH {<nsp>}:*`) removes them with the rest:
+ * - `{nsp}:chat:tok:<token>` — string JSON {@link ChatSession}, with the namespace's token TTL;
+ * - `{nsp}:chat:conv:<id>` — string JSON {@link ChatConversation}, kept until the namespace is flushed.
  *
  * A user's iOS device is a client record of its own (`chatDeviceClientId`, platform `ios`) that is
  * a member of the user's room: the worker's offline step then finds it like any offline iOS client
@@ -40,11 +41,11 @@ export class ChatStore {
   ) {}
 
   private token(nsp: string, token: string): string {
-    return `${this.keys.prefix}chat:{${nsp}}:tok:${token}`;
+    return `${this.keys.prefix}{${nsp}}:chat:tok:${token}`;
   }
 
   private conversationKey(nsp: string, id: string): string {
-    return `${this.keys.prefix}chat:{${nsp}}:conv:${id}`;
+    return `${this.keys.prefix}{${nsp}}:chat:conv:${id}`;
   }
 
   async createSession(nsp: string, token: string, session: ChatSession, ttlS: number): Promise<void> {
