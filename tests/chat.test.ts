@@ -255,6 +255,17 @@ describe('message/direct', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(weichi.messages).toHaveLength(1);
     expect(junwu.messages).toEqual([]);
+    // One Herald push per target, each with its delivery report (what the connectors wrote it to).
+    const reports = await until(async () => {
+      const list = (await stack.api('/api/auth/report/push?size=50', { auth: AUTH })).body as any[];
+      const mine = list.filter((r) => r.pushData.id === answer.body.id).sort((a, b) => a.room.localeCompare(b.room));
+      return mine.length === 3 && mine.every((r) => r.room === 'user_ghost' || r.onlineClientCount === 1) ? mine : undefined;
+    });
+    expect(reports.map((r: any) => [r.room, r.onlineClientCount, r.leaveMessage])).toEqual([
+      ['user_ghost', 0, true],
+      ['user_near', 1, false],
+      ['user_weichi', 1, false],
+    ]);
   });
 
   test('bad payloads: an error answer naming the problem, nothing sent', async () => {
@@ -383,6 +394,30 @@ describe('APNs for offline iOS users', () => {
       body: { code: 'CHAT_PROTOCOL_REQUIRED', msg: 'the namespace does not use the chat protocol' },
     });
     expect(await redis.exists(keys.client(`${NS}#u#ios-chat`))).toBe(0);
+  });
+});
+
+describe('protocol violations', () => {
+  test('every event answers any malformed payload with a 4xx and the connector keeps serving', async () => {
+    const client = await loggedIn(1, 'fuzzer');
+    const deep: any = {};
+    let node = deep;
+    for (let i = 0; i < 100; i++) node = node.next = {};
+    const payloads: unknown[] = [null, 0, 'x', true, [], [1], {}, { sessionToken: 42 }, { sessionToken: client.token, targetIds: ['a'], deep }];
+    for (const event of ['logIn', 'message/direct', 'message/conversation', 'message/group', 'conversation/add', 'device/register']) {
+      for (const payload of payloads) {
+        const answer = await call(client.socket, event, payload);
+        expect({ event, payload, statusCode: answer.statusCode, code: typeof answer.body?.code }).toEqual({ event, payload, statusCode: expect.any(Number), code: 'string' });
+        expect(answer.statusCode).toBeGreaterThanOrEqual(400);
+        expect(answer.statusCode).toBeLessThan(500);
+      }
+      // No ack callback at all: nothing to answer, nothing breaks.
+      client.socket.emit(event, { sessionToken: client.token });
+    }
+    const other = await loggedIn(0, 'fuzz-target');
+    const sent = await call(client.socket, 'message/direct', { sessionToken: client.token, targetIds: ['fuzz-target'], type: 'text', textContent: 'still here' });
+    expect(sent.body.sent).toEqual({ online: ['fuzz-target'], offline: [] });
+    expect((await nextMessage(other))[0].metaData.textContent).toBe('still here');
   });
 });
 
