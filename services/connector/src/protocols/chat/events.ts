@@ -103,24 +103,27 @@ export function bindChatEvents(socket: HeraldSocket, core: CoreServices, store: 
     return { statusCode: 200, body: { userId, socketId, sessionToken } };
   };
 
-  socket.on('logIn' as never, ((payload: unknown, ack?: unknown) => {
+  // The chat events are not in the push protocol's typed event map (libs/wire events.ts).
+  const on = (event: string, listener: (payload: unknown, ack?: unknown) => void): void =>
+    void (socket as unknown as { on(event: string, listener: (payload: unknown, ack?: unknown) => void): unknown }).on(event, listener);
+
+  on('logIn', (payload, ack) => {
     const state = sessionOf(socket);
-    let result: Promise<ChatAck> | undefined;
-    state.chain = state.chain.then(async () => {
-      result = logIn(payload);
-      await result.catch(() => undefined);
-    });
+    const result = state.chain.then(() => logIn(payload));
+    state.chain = result.then(
+      () => undefined,
+      () => undefined,
+    );
     answer(ack, logger, async () => {
-      await state.chain;
-      const ackBody = await result!;
+      const loggedIn = await result;
       // After the answer: the messages kept while the user was offline, oldest first.
       setImmediate(() => void replayInbox(socket, core).catch((error: unknown) => logger.warn({ err: error }, 'chat inbox replay failed')));
-      return ackBody;
+      return loggedIn;
     });
-  }) as never);
+  });
 
-  const onMessage = (event: string, work: (payload: unknown) => Promise<ChatAck>) =>
-    socket.on(event as never, ((payload: unknown, ack?: unknown) => answer(ack, logger, () => work(payload))) as never);
+  const onMessage = (event: string, work: (payload: unknown) => Promise<ChatAck>): void =>
+    on(event, (payload, ack) => answer(ack, logger, () => work(payload)));
 
   onMessage('message/direct', async (payload) => {
     const data = check(validDirect, payload);
