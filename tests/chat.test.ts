@@ -230,6 +230,12 @@ describe('connect and logIn', () => {
     // Each socket keeps its own token.
     expect(phone.token).not.toBe(laptop.token);
     expect(await call(laptop.socket, 'message/direct', { sessionToken: phone.token, targetIds: ['x'] })).toMatchObject({ statusCode: 401 });
+    // The latest socket goes first: the user counts as offline, the older socket still gets the
+    // message live, and it waits in the inbox too (a duplicate, never a loss: docs/protocols/chat.md).
+    await close(laptop, 'twice');
+    const after = await call(sender.socket, 'message/direct', { sessionToken: sender.token, targetIds: ['twice'], type: 'text', textContent: 'after' });
+    expect(after.body.sent).toEqual({ online: [], offline: ['twice'] });
+    expect((await nextMessage(phone, 2))[1]).toEqual({ metaData: expect.objectContaining({ textContent: 'after' }), id: after.body.id });
   });
 });
 
