@@ -90,7 +90,8 @@ export async function startHerald({ connectors = 1, logic = 1, worker = true, en
       // startService waits for the info-level `ready` line; below info it would never come.
       // Herald logs nothing per request or per connection at info (fastify request logging is off).
       HERALD_LOG_LEVEL: logLevel,
-      NODE_OPTIONS: `--expose-gc --require "${PROBE}"`,
+      // `BENCH_NODE_OPTIONS` adds V8/Node flags to every Herald service (e.g. `--max-semi-space-size=4`).
+      NODE_OPTIONS: `--expose-gc --require "${PROBE}"${process.env.BENCH_NODE_OPTIONS ? ` ${process.env.BENCH_NODE_OPTIONS}` : ''}`,
       // `--cpu-prof <dir>` of the bench: the probe profiles each service (lib/probe.cjs).
       ...(process.env.BENCH_CPU_PROF_DIR ? { BENCH_CPU_PROF_DIR: process.env.BENCH_CPU_PROF_DIR } : {}),
       ...(process.env.BENCH_HEAP_SNAPSHOT_DIR ? { BENCH_HEAP_SNAPSHOT_DIR: process.env.BENCH_HEAP_SNAPSHOT_DIR } : {}),
