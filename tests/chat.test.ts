@@ -7,33 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { io } from 'socket.io-client';
 import { Keys } from '@herald/store';
 import { startApnsMock, startService, until, type ApnsMock, type ServiceProcess } from '@herald/test-support';
 import { basic } from './support/clients';
+import { call, chatClient as openChat, nextMessage, type ChatClient, type ChatSocket } from './support/chat';
 import { ADMIN, startStack, type Stack } from './support/stack';
-
-// socket.io-client@2 (Engine.IO 3), installed under an alias beside v4; it ships no types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const ioV2: (url: string, options: object) => ChatSocket = require('socket.io-client-v2');
-
-/** The surface of a v2 or v4 socket the tests use. */
-interface ChatSocket {
-  id: string;
-  connected: boolean;
-  on(event: string, listener: (...args: any[]) => void): unknown;
-  once(event: string, listener: (...args: any[]) => void): unknown;
-  emit(event: string, ...args: unknown[]): unknown;
-  close(): unknown;
-}
-
-interface ChatClient {
-  readonly socket: ChatSocket;
-  /** From `connected {socketId}`. */
-  readonly socketId: string;
-  /** Every `message` event, in order. */
-  readonly messages: any[];
-}
 
 const TOPIC = 'com.herald.chat';
 const NS = '/chat';
@@ -73,32 +51,8 @@ afterAll(async () => {
   await mock.close();
 });
 
-/** A seed client: the root namespace on `/wechat` of connector `connector`; resolves on `connected`. */
-async function chatClient(connector: number, version: 'v2' | 'v4' = 'v2'): Promise<ChatClient> {
-  const url = `http://127.0.0.1:${stack.connectors[connector]!.port}`;
-  const options = { path: '/wechat', transports: ['websocket'], reconnection: false, forceNew: true };
-  const socket = version === 'v2' ? ioV2(url, options) : (io(url, options) as unknown as ChatSocket);
-  opened.push(socket);
-  const messages: any[] = [];
-  socket.on('message', (message: unknown) => messages.push(message));
-  const { socketId } = await new Promise<{ socketId: string }>((resolve, reject) => {
-    socket.once('connected', resolve);
-    socket.once('connect_error', reject);
-    socket.once('error', reject);
-  });
-  return { socket, socketId, messages };
-}
-
-/** Emits with an ack and resolves with the answer (fails after 5 s: the seed's silence is a bug here). */
-function call(socket: ChatSocket, event: string, ...payload: unknown[]): Promise<any> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer to ${event}`)), 5000);
-    socket.emit(event, ...payload, (answer: unknown) => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-  });
-}
+/** A seed client of connector `connector` (tests/support/chat.ts). */
+const chatClient = (connector: number, version: 'v2' | 'v4' = 'v2'): Promise<ChatClient> => openChat(stack.connectors[connector]!.port, opened, version);
 
 /** A logged-in client: its session token. */
 async function loggedIn(connector: number, userId: string, version: 'v2' | 'v4' = 'v2'): Promise<ChatClient & { token: string }> {
@@ -108,10 +62,6 @@ async function loggedIn(connector: number, userId: string, version: 'v2' | 'v4' 
   // The user is online cluster-wide once logIn answered.
   expect(await redis.scard(keys.roomOnline(NS, `user_${userId}`))).toBeGreaterThan(0);
   return { ...client, token: answer.body.sessionToken };
-}
-
-function nextMessage(client: ChatClient, count = 1): Promise<any[]> {
-  return until(async () => (client.messages.length >= count ? client.messages.slice(0, count) : undefined), 5000);
 }
 
 async function close(client: ChatClient, userId?: string): Promise<void> {
