@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { io } from 'socket.io-client';
 import { Keys } from '@herald/store';
 import { startApnsMock, startService, until, type ApnsMock, type ServiceProcess } from '@herald/test-support';
 import { basic } from './support/clients';
@@ -374,6 +375,40 @@ describe('protocol violations', () => {
     const sent = await call(client.socket, 'message/direct', { sessionToken: client.token, targetIds: ['fuzz-target'], type: 'text', textContent: 'still here' });
     expect(sent.body.sent).toEqual({ online: ['fuzz-target'], offline: [] });
     expect((await nextMessage(other))[0].metaData.textContent).toBe('still here');
+  });
+});
+
+describe('send rate', () => {
+  test('a socket past its namespace’s send_rate (recipients per second, a bucket of 1000) is refused with 429 and sends nothing', async () => {
+    // A chat namespace reached by name on the default path (any chat namespace is, mapped or not).
+    expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/chatlim', auth_passwd: 'pw', protocol: 'chat', settings: { send_rate: 1 } } })).status).toBe(200);
+    const open = async (userId: string) => {
+      const socket = io(`http://127.0.0.1:${stack.connectors[0]!.port}/chatlim`, { transports: ['websocket'], reconnection: false, forceNew: true }) as unknown as ChatSocket;
+      opened.push(socket);
+      const messages: any[] = [];
+      socket.on('message', (m: unknown) => messages.push(m));
+      const { socketId } = await new Promise<{ socketId: string }>((resolve) => socket.once('connected', resolve));
+      const answer = await call(socket, 'logIn', { userId, socketId });
+      return { socket, socketId, messages, token: answer.body.sessionToken as string };
+    };
+    const sender = await open('limited');
+    const target = await open('limit-target');
+    const many = ['limit-target', ...Array.from({ length: 999 }, (_, i) => `crowd${i}`)];
+    const first = await call(sender.socket, 'message/direct', { sessionToken: sender.token, targetIds: many, type: 'text', textContent: 'to 1000' });
+    expect(first.statusCode).toBe(201);
+    expect(first.body.sent.online).toEqual(['limit-target']);
+    expect(first.body.sent.offline).toHaveLength(999);
+    // 50 more recipients at 1 a second: refused (the first message may have taken a few seconds).
+    const more = ['limit-target', ...many.slice(1, 50)];
+    expect(await call(sender.socket, 'message/direct', { sessionToken: sender.token, targetIds: more, type: 'text', textContent: 'one more' })).toEqual({
+      statusCode: 429,
+      body: { code: 'CHAT_RATE_LIMITED', msg: 'too many messages, retry later' },
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(target.messages.map((m) => m.metaData.textContent)).toEqual(['to 1000']);
+    // Another socket has its own budget.
+    const other = await open('unlimited');
+    expect((await call(other.socket, 'message/direct', { sessionToken: other.token, targetIds: ['limit-target'], type: 'text', textContent: 'hi' })).statusCode).toBe(201);
   });
 });
 

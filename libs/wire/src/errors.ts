@@ -123,6 +123,7 @@ export const Errors = Object.freeze({
   CHAT_CONVERSATION_NOT_FOUND: entry('CHAT_CONVERSATION_NOT_FOUND', 'conversation not found', 404),
   CHAT_NOT_A_MEMBER: entry('CHAT_NOT_A_MEMBER', 'not a member of this conversation', 403),
   CHAT_PROTOCOL_REQUIRED: entry('CHAT_PROTOCOL_REQUIRED', 'the namespace does not use the chat protocol', 400),
+  CHAT_RATE_LIMITED: entry('CHAT_RATE_LIMITED', 'too many messages, retry later', 429),
 });
 
 export type ErrorName = keyof typeof Errors;

@@ -18,8 +18,8 @@ import {
 } from '../src';
 
 describe('settings', () => {
-  test('defaults: a day of token, the seed’s alert title and sound, the default APNs configuration, 10 hours of inbox', () => {
-    expect(chatSettingsOf({})).toEqual({ session_token_ttl: 86_400, apns_title: '您有一条未读消息', apns_sound: 'default', apns_name: undefined, message_expire: 10 });
+  test('defaults: a day of token, the seed’s alert title and sound, the default APNs configuration, 10 hours of inbox, 200 recipients a second', () => {
+    expect(chatSettingsOf({})).toEqual({ session_token_ttl: 86_400, apns_title: '您有一条未读消息', apns_sound: 'default', apns_name: undefined, message_expire: 10, send_rate: 200 });
     expect(chatSettingsOf(undefined)).toEqual(chatSettingsOf({}));
     expect(CHAT_DEFAULTS.apns_title).toBe('您有一条未读消息');
   });
@@ -43,6 +43,8 @@ describe('settings', () => {
     [{ apns_name: 'a b' }, '/apns_name must match pattern'],
     [{ message_expire: 0 }, '/message_expire must be > 0'],
     [{ message_expire: 11 }, '/message_expire must be <= 10'],
+    [{ send_rate: 0 }, '/send_rate must be >= 1'],
+    [{ send_rate: 100_000 }, undefined],
     [{ force_user_auth: true }, '/force_user_auth is not a setting of protocol chat'],
     [{ apns_title: null }, undefined],
   ])('the namespace save checks %j: %s', (change, problem) => {

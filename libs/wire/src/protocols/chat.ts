@@ -28,6 +28,9 @@ export const ChatSettings = Type.Object(
     message_expire: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, maximum: 10, description: 'Hours a message waits in an offline user’s inbox (and its report lives). Default 10.' }),
     ),
+    send_rate: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100_000, description: 'Recipients per second one socket may send to, on average (a bucket of 1000). Default 200.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -40,6 +43,7 @@ export const CHAT_DEFAULTS = Object.freeze({
   apns_sound: 'default',
   apns_name: undefined as string | undefined,
   message_expire: 10,
+  send_rate: 200,
 });
 
 export type ResolvedChatSettings = { readonly [K in keyof typeof CHAT_DEFAULTS]: (typeof CHAT_DEFAULTS)[K] };
@@ -55,6 +59,7 @@ export function chatSettingsOf(stored: Readonly<Record<string, unknown>> | undef
     apns_sound: pick('apns_sound', 'string'),
     apns_name: pick('apns_name', 'string'),
     message_expire: pick('message_expire', 'number'),
+    send_rate: pick('send_rate', 'number'),
   });
 }
 
@@ -67,7 +72,7 @@ export const ChatUserId = Type.String({ minLength: 1, maxLength: NAME_LIMITS.use
 export const SessionToken = Type.String({ minLength: 1, maxLength: 64 });
 /** Conversation ids are Herald's (10 alphanumeric characters, like the seed's message ids). */
 export const ConversationId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9]+$', ...patternMeaning('must be a conversation id') });
-/** Most targets of one message (a larger audience is a conversation). */
+/** Most targets of one message (a larger audience is a conversation); also the burst of `send_rate`. */
 export const MAX_CHAT_TARGETS = 1000;
 /** Largest message (its `metaData` JSON): below the connector's socket.io message limit (HERALD_MAX_PAYLOAD_BYTES, 64 KiB). */
 export const MAX_CHAT_MESSAGE_BYTES = 32 * 1024;

@@ -21,7 +21,7 @@ import type { ChatConversation, ChatSession, ChatStore } from '@herald/store';
 import type { CoreServices } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 import { answer } from './answers';
-import { chatId, metaDataOf, sendToUsers, type SendContext } from './messages';
+import { SendBudget, chatId, metaDataOf, sendToUsers, type SendContext } from './messages';
 
 const validLogIn = compileValidator(LogInPayload);
 const validDirect = compileValidator(DirectPayload);
@@ -71,7 +71,7 @@ function ownSocketId(socket: HeraldSocket, claimed: string): boolean {
  */
 export function bindChatEvents(socket: HeraldSocket, core: CoreServices, store: ChatStore): void {
   const namespace = socket.nsp.name;
-  const ctx: SendContext = { core, store, namespace };
+  const ctx: SendContext = { core, store, namespace, budget: new SendBudget() };
   const logger = core.logger;
 
   /** The user of a token presented on this socket; refused when unknown, expired or another socket's. */

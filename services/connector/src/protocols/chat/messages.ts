@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import {
   MAX_CHAT_MESSAGE_BYTES,
+  MAX_CHAT_TARGETS,
   MAX_JSON_DEPTH,
   chatClientId,
   chatSettingsOf,
@@ -58,15 +59,43 @@ function apsDataOf(metaData: Record<string, unknown>, id: string, settings: Reso
   return { aps: { alert, sound: settings.apns_sound }, id };
 }
 
+/**
+ * How many recipients one socket may still send to: a token bucket of MAX_CHAT_TARGETS refilled at
+ * the namespace's `send_rate` per second. A message costs one token per recipient, so one socket
+ * cannot make the cluster store and deliver without bound (the seed had no limit; one event may name
+ * 1000 targets).
+ */
+export class SendBudget {
+  private tokens = MAX_CHAT_TARGETS;
+  private at: number;
+
+  constructor(private readonly now: () => number = Date.now) {
+    this.at = now();
+  }
+
+  /** Takes `cost` tokens at `ratePerS`; false (and nothing taken) when there are not enough. */
+  take(cost: number, ratePerS: number): boolean {
+    const now = this.now();
+    this.tokens = Math.min(MAX_CHAT_TARGETS, this.tokens + ((now - this.at) / 1000) * ratePerS);
+    this.at = now;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
+    return true;
+  }
+}
+
 /** What one message send needs from the connector. */
 export interface SendContext {
   readonly core: CoreServices;
   readonly store: ChatStore;
   readonly namespace: string;
+  /** The sending socket's budget. */
+  readonly budget: SendBudget;
 }
 
 /**
- * Sends one message to users, cluster-wide (seed `batchSend`): one Herald push per target to its
+ * Sends one message to users, cluster-wide (seed `batchSend`), within the sender's budget
+ * (SendBudget; CHAT_RATE_LIMITED past it): one Herald push per target to its
  * user room, all in one script call (PushService#pushBatch), so each gets a report, metrics and
  * the connectors' delivery wherever the target's sockets are. A target is online when a client of
  * it is online in its user room on any connector when the push is accepted (the push's
@@ -79,9 +108,10 @@ export async function sendToUsers(ctx: SendContext, targets: readonly string[], 
   const id = chatId();
   const unique = [...new Set(targets)];
   const sent: ChatSent = { online: [], offline: [] };
-  if (unique.length === 0) return { statusCode: 201, body: { id, sent } };
   const record = await core.namespaces.settings(namespace);
   const settings = chatSettingsOf(record?.protocolSettings);
+  if (!ctx.budget.take(Math.max(1, unique.length), settings.send_rate)) throw new HeraldError(Errors.CHAT_RATE_LIMITED);
+  if (unique.length === 0) return { statusCode: 201, body: { id, sent } };
   const online = await store.online(namespace, unique);
   const requests: PushRequest[] = unique.map((target, i) => ({
     room: userRoom(target),
