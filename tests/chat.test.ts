@@ -406,6 +406,8 @@ describe('send rate', () => {
     });
     await new Promise((r) => setTimeout(r, 300));
     expect(target.messages.map((m) => m.metaData.textContent)).toEqual(['to 1000']);
+    // Storing conversations costs the same budget.
+    expect(await call(sender.socket, 'conversation/add', { sessionToken: sender.token, members: many.slice(0, 50) })).toMatchObject({ statusCode: 429, body: { code: 'CHAT_RATE_LIMITED' } });
     // Another socket has its own budget.
     const other = await open('unlimited');
     expect((await call(other.socket, 'message/direct', { sessionToken: other.token, targetIds: ['limit-target'], type: 'text', textContent: 'hi' })).statusCode).toBe(201);

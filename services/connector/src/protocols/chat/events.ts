@@ -12,7 +12,6 @@ import {
   HeraldError,
   LogInPayload,
   chatClientId,
-  chatSettingsOf,
   compileValidator,
   type ChatAck,
   type Validator,
@@ -21,7 +20,7 @@ import type { ChatConversation, ChatSession, ChatStore } from '@herald/store';
 import type { CoreServices } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 import { answer } from './answers';
-import { SendBudget, chatId, metaDataOf, sendToUsers, type SendContext } from './messages';
+import { SendBudget, chatId, metaDataOf, sendToUsers, settingsOf, spend, type SendContext } from './messages';
 
 const validLogIn = compileValidator(LogInPayload);
 const validDirect = compileValidator(DirectPayload);
@@ -88,7 +87,7 @@ export function bindChatEvents(socket: HeraldSocket, core: CoreServices, store: 
     const { userId, socketId } = check(validLogIn, payload);
     if (!ownSocketId(socket, socketId)) throw new HeraldError(Errors.CHAT_SOCKET_MISMATCH);
     const state = sessionOf(socket);
-    const settings = chatSettingsOf((await core.namespaces.settings(namespace))?.protocolSettings);
+    const settings = await settingsOf(ctx);
     const clientId = chatClientId(namespace, userId);
     // The socket becomes this user's client on every connector: user-targeted messages reach it.
     await core.identify(socket, Object.freeze({ namespace, uuid: CHAT_UUID, userid: userId, platform: 'web' as const, clientId, activityBroadcast: false }), { evict: false });
@@ -128,7 +127,7 @@ export function bindChatEvents(socket: HeraldSocket, core: CoreServices, store: 
   onMessage('message/direct', async (payload) => {
     const data = check(validDirect, payload);
     const session = await authorize(data.sessionToken);
-    return sendToUsers(ctx, data.targetIds, metaDataOf(data, session.userId));
+    return sendToUsers(ctx, data.targetIds, metaDataOf(data, session.userId), await settingsOf(ctx));
   });
 
   const toConversation = async (data: { sessionToken: string; ignoreIds?: string[] } & Record<string, unknown>, id: string): Promise<ChatAck> => {
@@ -138,7 +137,7 @@ export function bindChatEvents(socket: HeraldSocket, core: CoreServices, store: 
     const audience = new Set([...conversation.admin, ...conversation.members]);
     if (!audience.has(session.userId)) throw new HeraldError(Errors.CHAT_NOT_A_MEMBER);
     const ignored = new Set([...(data.ignoreIds ?? []), session.userId]);
-    return sendToUsers(ctx, [...audience].filter((user) => !ignored.has(user)), metaDataOf(data, session.userId));
+    return sendToUsers(ctx, [...audience].filter((user) => !ignored.has(user)), metaDataOf(data, session.userId), await settingsOf(ctx));
   };
 
   onMessage('message/conversation', async (payload) => {
@@ -168,6 +167,8 @@ export function bindChatEvents(socket: HeraldSocket, core: CoreServices, store: 
       attributes: metaDataOf(attributes, session.userId),
     };
     delete conversation.attributes['from'];
+    // A stored conversation costs the budget like a message to its members: no unbounded creation.
+    spend(ctx, new Set([...conversation.members, ...conversation.admin]).size, await settingsOf(ctx));
     await store.saveConversation(namespace, conversation);
     const { attributes: custom, ...fixed } = conversation;
     return { statusCode: 201, body: { ...custom, ...fixed } };

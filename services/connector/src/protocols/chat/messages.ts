@@ -84,6 +84,16 @@ export class SendBudget {
   }
 }
 
+/** Takes `recipients` (at least 1) from the socket's budget, or refuses with CHAT_RATE_LIMITED. */
+export function spend(ctx: SendContext, recipients: number, settings: ResolvedChatSettings): void {
+  if (!ctx.budget.take(Math.max(1, recipients), settings.send_rate)) throw new HeraldError(Errors.CHAT_RATE_LIMITED);
+}
+
+/** The chat settings of a namespace now, defaults applied. */
+export async function settingsOf(ctx: SendContext): Promise<ResolvedChatSettings> {
+  return chatSettingsOf((await ctx.core.namespaces.settings(ctx.namespace))?.protocolSettings);
+}
+
 /** What one message send needs from the connector. */
 export interface SendContext {
   readonly core: CoreServices;
@@ -103,14 +113,17 @@ export interface SendContext {
  * and the push keeps `leaveMessage`, so the worker's offline step wakes its registered iOS device
  * through APNs.
  */
-export async function sendToUsers(ctx: SendContext, targets: readonly string[], metaData: Record<string, unknown>): Promise<ChatAck<{ id: string; sent: ChatSent }>> {
+export async function sendToUsers(
+  ctx: SendContext,
+  targets: readonly string[],
+  metaData: Record<string, unknown>,
+  settings: ResolvedChatSettings,
+): Promise<ChatAck<{ id: string; sent: ChatSent }>> {
   const { core, store, namespace } = ctx;
   const id = chatId();
   const unique = [...new Set(targets)];
   const sent: ChatSent = { online: [], offline: [] };
-  const record = await core.namespaces.settings(namespace);
-  const settings = chatSettingsOf(record?.protocolSettings);
-  if (!ctx.budget.take(Math.max(1, unique.length), settings.send_rate)) throw new HeraldError(Errors.CHAT_RATE_LIMITED);
+  spend(ctx, unique.length, settings);
   if (unique.length === 0) return { statusCode: 201, body: { id, sent } };
   const online = await store.online(namespace, unique);
   const requests: PushRequest[] = unique.map((target, i) => ({
