@@ -31,6 +31,7 @@ const SCENARIOS = {
   s8: './scenarios/s8-roomsync.mjs',
   s9: './scenarios/s9-webservice.mjs',
   s10: './scenarios/s10-sessions.mjs',
+  s11: './scenarios/s11-chat-direct.mjs',
 };
 const ALL_SYSTEMS = ['herald', 'b-sio', 'b-ws', 'b-sessions'];
 
@@ -140,7 +141,7 @@ async function main() {
   const options = parseArgs(argv);
   if (options.cpuProfDir) process.env.BENCH_CPU_PROF_DIR = resolve(options.cpuProfDir);
   if (options.help) {
-    console.log(`usage: npm run bench -- [s1 … s10 | s2a | s3b | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
+    console.log(`usage: npm run bench -- [s1 … s11 | s2a | s3b | all] [--quick] [--systems ${ALL_SYSTEMS.join(',')}] [--no-write] [--<param> <value>]`);
     return 0;
   }
   checkBuild();

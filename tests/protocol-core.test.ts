@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Keys } from '@herald/store';
-import { until } from '@herald/test-support';
+import { startService, until } from '@herald/test-support';
 import { Redis } from 'ioredis';
 import { Manager, io } from 'socket.io-client';
 import { basic, clients, emitWithAck, type Recorded, type TestSocket } from './support/clients';
@@ -124,13 +124,32 @@ describe('namespace protocol', () => {
     expect(list.body).toEqual({ list: [], total: 0 });
   });
 
-  test('a connector refuses a handshake to a namespace whose protocol it does not serve', async () => {
-    // Written directly: the API only saves served protocols (a newer logic could save one).
-    await redis.hset(keys.namespace('/chatty'), { key: '/chatty', offline: 'off', protocol: 'chat' });
-    await redis.zadd(keys.namespaceIndex(), 0, '/chatty');
-    const refusal = await v4.refusal(stack.connectors[1]!.port, '/chatty', { uuid: 'c1' });
-    expect(refusal.message).toBe('protocol not served by this connector: chat');
-    expect(refusal.data).toEqual({ code: 'HS_PROTOCOL_UNSUPPORTED' });
+  test('a connector dedicated to some protocols (HERALD_PROTOCOLS) refuses the handshakes of the others', async () => {
+    expect((await saveNamespace({ key: '/chatty', protocol: 'webservice', settings: { auth_url: 'http://127.0.0.1:9/rooms' } })).status).toBe(200);
+    const dedicated = await startService('connector', {
+      env: { HERALD_REDIS_URL: stack.redis.url, HERALD_CONNECTOR_PORT: '0', HERALD_PROTOCOLS: 'push,chat' },
+    });
+    try {
+      const refusal = await v4.refusal(dedicated.port, '/chatty', { uuid: 'c1' });
+      expect(refusal.message).toBe('protocol not served by this connector: webservice');
+      expect(refusal.data).toEqual({ code: 'HS_PROTOCOL_UNSUPPORTED' });
+      // Its own protocols are served as on any connector.
+      const c = await v4.connect(dedicated.port, '/proto', { uuid: 'p2' });
+      opened.push(c);
+      expect(c.ok.clientId).toBe('/proto#p2#web-p2');
+    } finally {
+      expect(await dedicated.stop()).toBe(0);
+    }
+  });
+
+  test('HERALD_PROTOCOLS naming no protocol stops the connector with a clear error', async () => {
+    const bad = await startService('connector', { env: { HERALD_REDIS_URL: stack.redis.url, HERALD_CONNECTOR_PORT: '0', HERALD_PROTOCOLS: 'push,telnet' } }).catch(
+      (error: Error) => error,
+    );
+    expect(bad).toBeInstanceOf(Error);
+    expect((bad as Error).message).toContain('connector exited (1) before it was ready');
+    expect((bad as Error).message).toContain('HERALD_PROTOCOLS');
+    expect((bad as Error).message).toContain('"telnet" is not a protocol (push, webservice, sessions, roomsync, chat)');
   });
 });
 

@@ -83,6 +83,12 @@ function parseSocketPaths(raw: string): readonly SocketPath[] {
 }
 
 /** Every variable Herald reads. Keys are the config field names the services use. */
+/**
+ * The protocol names HERALD_PROTOCOLS accepts: `PROTOCOL_NAMES` of `@herald/wire`, which this
+ * library does not depend on (services/connector/test/seam.test.ts checks the two agree).
+ */
+export const KNOWN_PROTOCOLS: readonly string[] = Object.freeze(['push', 'webservice', 'sessions', 'roomsync', 'chat']);
+
 export const VARIABLES = {
   redis: {
     env: 'HERALD_REDIS_URL',
@@ -401,6 +407,19 @@ export const VARIABLES = {
     default: false,
     defaultText: '`false`',
     parse: boolean,
+  },
+  protocols: {
+    env: 'HERALD_PROTOCOLS',
+    roles: ['connector'],
+    doc: 'The wire protocols this connector serves, comma-separated, among `push`, `webservice`, `sessions`, `roomsync`, `chat` (docs/architecture.md). Unset: all of them. A handshake to a namespace of another protocol is refused with `HS_PROTOCOL_UNSUPPORTED`, so an operator can dedicate connectors to protocols (e.g. one pool per socket path behind nginx).',
+    default: null as readonly string[] | null,
+    defaultText: 'unset (every protocol)',
+    parse: (raw: string): readonly string[] => {
+      const list = [...new Set(raw.split(',').map((s) => s.trim()).filter(Boolean))];
+      if (list.length === 0) fail('must list at least one protocol');
+      for (const name of list) if (!KNOWN_PROTOCOLS.includes(name)) fail(`"${name}" is not a protocol (${KNOWN_PROTOCOLS.join(', ')})`);
+      return Object.freeze(list);
+    },
   },
 } as const satisfies Record<string, Variable<unknown>>;
 

@@ -20,3 +20,4 @@ export * from './roomsync-history';
 export * from './roomsync-presence';
 export * from './roomsync-accounts';
 export * from './sessions-connections';
+export * from './chat-store';

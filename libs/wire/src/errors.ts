@@ -133,6 +133,15 @@ export const Errors = Object.freeze({
   WS_SEND_BODY_INVALID: entry('WS_SEND_BODY_INVALID', 'Invalid body', 400),
   // --- sessions protocol (seed 003) ---
   NAMESPACE_NOT_SESSIONS: entry('NAMESPACE_NOT_SESSIONS', 'namespace does not use the sessions protocol', 400),
+  // --- chat protocol (seed 004; socket acks carry the status as `statusCode`) ---
+  CHAT_PAYLOAD_INVALID: entry('CHAT_PAYLOAD_INVALID', 'payload invalid', 400),
+  CHAT_SOCKET_MISMATCH: entry('CHAT_SOCKET_MISMATCH', 'socketId is not the id of this connection', 403),
+  CHAT_TOKEN_INVALID: entry('CHAT_TOKEN_INVALID', 'sessionToken invalid or expired', 401),
+  CHAT_MESSAGE_TOO_LARGE: entry('CHAT_MESSAGE_TOO_LARGE', 'message too large', 413),
+  CHAT_CONVERSATION_NOT_FOUND: entry('CHAT_CONVERSATION_NOT_FOUND', 'conversation not found', 404),
+  CHAT_NOT_A_MEMBER: entry('CHAT_NOT_A_MEMBER', 'not a member of this conversation', 403),
+  CHAT_PROTOCOL_REQUIRED: entry('CHAT_PROTOCOL_REQUIRED', 'the namespace does not use the chat protocol', 400),
+  CHAT_RATE_LIMITED: entry('CHAT_RATE_LIMITED', 'too many messages, retry later', 429),
 });
 
 export type ErrorName = keyof typeof Errors;

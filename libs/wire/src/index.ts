@@ -15,3 +15,4 @@ export * from './json-depth';
 export * from './protocols/webservice';
 export * from './protocols/roomsync';
 export * from './protocols/sessions';
+export * from './protocols/chat';

@@ -4,6 +4,7 @@ import { compileValidator, type Validator } from './validator';
 import { WEBSERVICE_SETTINGS_SPEC } from './protocols/webservice';
 import { ROOMSYNC_SETTINGS } from './protocols/roomsync';
 import { SESSIONS_SETTINGS_SPEC } from './protocols/sessions';
+import { ChatSettings } from './protocols/chat';
 
 /**
  * The settings a protocol adds to its namespaces (`settings` of the namespace save; docs/api.md
@@ -25,6 +26,7 @@ export const PROTOCOL_SETTINGS: Readonly<Partial<Record<ProtocolName, ProtocolSe
   webservice: WEBSERVICE_SETTINGS_SPEC,
   roomsync: ROOMSYNC_SETTINGS,
   sessions: SESSIONS_SETTINGS_SPEC,
+  chat: Object.freeze({ schema: ChatSettings }),
 });
 
 /** A JSON object of protocol settings as stored (`protocol_settings` of the namespace hash). */

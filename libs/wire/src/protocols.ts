@@ -9,7 +9,7 @@ export const PROTOCOL_NAMES = ['push', 'webservice', 'sessions', 'roomsync', 'ch
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** Protocols Herald serves today. */
-export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push', 'webservice', 'roomsync', 'sessions']);
+export const SERVED_PROTOCOLS: readonly ProtocolName[] = Object.freeze(['push', 'webservice', 'roomsync', 'sessions', 'chat']);
 
 /** The protocol of a namespace record that names none (every record saved before the field existed). */
 export const DEFAULT_PROTOCOL: ProtocolName = 'push';
@@ -34,10 +34,13 @@ export const OFFLINE_POLICIES: Readonly<Record<ProtocolName, OfflinePolicy | und
   push: Object.freeze({ inboxPlatforms: Object.freeze(['android'] as Platform[]), apnsPlatforms: Object.freeze(['ios'] as Platform[]) }),
   // Seed 001 keeps messages in its own per-device queues (protocols/webservice), not in inboxes or APNs.
   webservice: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze([] as Platform[]) }),
-  sessions: undefined,
+  // Seed 003: notifications are live only (pub/sub), delivered by the connectors; nothing offline.
+  sessions: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze([] as Platform[]) }),
   // Seed 000: clients are web sockets that `sync` the room's history when back; nothing offline.
   roomsync: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze([] as Platform[]) }),
-  chat: undefined,
+  // Seed 004: offline chat users get the message from their inbox on `logIn` (the connector adds it
+  // when the message is sent, so the offline step adds none), registered iOS devices get APNs.
+  chat: Object.freeze({ inboxPlatforms: Object.freeze([] as Platform[]), apnsPlatforms: Object.freeze(['ios'] as Platform[]) }),
 });
 
 /** The offline policy of a stored `protocol` value; an unset or unknown value is the default protocol's. */

@@ -181,7 +181,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       return sibling ? [sibling] : [];
     }),
   );
-  const registry = defaultRegistry();
+  const registry = defaultRegistry(config.protocols);
   const gate = new HandshakeGate(
     registry,
     namespaces,

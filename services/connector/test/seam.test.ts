@@ -5,7 +5,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVED_PROTOCOLS } from '@herald/wire';
+import { KNOWN_PROTOCOLS } from '@herald/config';
+import { PROTOCOL_NAMES, SERVED_PROTOCOLS } from '@herald/wire';
 import { defaultRegistry } from '../src/protocols/registry';
 
 const CORE = join(__dirname, '..', 'src', 'core');
@@ -25,5 +26,12 @@ test('the registry serves exactly SERVED_PROTOCOLS', () => {
   const registry = defaultRegistry();
   expect(registry.names().sort()).toEqual([...SERVED_PROTOCOLS].sort());
   expect(registry.get('push')?.name).toBe('push');
-  expect(registry.get('chat')).toBeUndefined();
+  expect(registry.get('chat')?.name).toBe('chat');
+});
+
+test('HERALD_PROTOCOLS knows exactly the protocol names, and a registry limited by it serves only those', () => {
+  expect([...KNOWN_PROTOCOLS].sort()).toEqual([...PROTOCOL_NAMES].sort());
+  const registry = defaultRegistry(['push', 'chat']);
+  expect(registry.names().sort()).toEqual(['chat', 'push']);
+  expect(registry.get('roomsync')).toBeUndefined();
 });

@@ -4,6 +4,7 @@ import { metrics, metricsOptions } from '@herald/metrics';
 import { ConnectorBus, PushService } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import {
+  ChatStore,
   ClientStore,
   Keys,
   MessageStore,
@@ -40,6 +41,7 @@ import { sessionsAdminRoutes } from './routes/sessions/admin-connections';
 import { Type } from '@sinclair/typebox';
 import { webserviceRoutes } from './routes/webservice/send';
 import { roomsyncRoutes } from './routes/roomsync/routes';
+import { chatRoutes } from './routes/chat/device';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -183,6 +185,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     roomRoutes(context);
     clientRoutes(context);
     authNamespaceRoutes(context);
+    chatRoutes({ app: auth, chat: new ChatStore(redis, keys) });
   });
 
   void app.register(async (admin) => {

@@ -1394,5 +1394,42 @@ export const API_EXAMPLES: readonly ApiExample[] = [
       "code": "NAMESPACE_NOT_SESSIONS",
       "msg": "namespace does not use the sessions protocol: push"
     }
+  },
+  {
+    "method": "POST",
+    "path": "/api/admin/namespace/save",
+    "status": 200,
+    "body": {
+      "key": "/chatdoc",
+      "auth_passwd": "pw",
+      "protocol": "chat"
+    },
+    "answer": {}
+  },
+  {
+    "method": "POST",
+    "path": "/api/auth/chat/device",
+    "status": 200,
+    "body": {
+      "userId": "weichi",
+      "deviceToken": "5f1e0a0c3d9b4e7a8c2f6b1d0e9a7c3b5f1e0a0c3d9b4e7a8c2f6b1d0e9a7c3b"
+    },
+    "answer": {
+      "userId": "weichi",
+      "registered": true
+    }
+  },
+  {
+    "method": "POST",
+    "path": "/api/auth/chat/device",
+    "status": 400,
+    "body": {
+      "userId": "weichi",
+      "deviceToken": null
+    },
+    "answer": {
+      "code": "CHAT_PROTOCOL_REQUIRED",
+      "msg": "the namespace does not use the chat protocol"
+    }
   }
 ];

@@ -4,6 +4,7 @@ import { pushProtocol } from './push';
 import { webserviceProtocol } from './webservice';
 import { roomsyncProtocol } from './roomsync';
 import { sessionsProtocol } from './sessions';
+import { chatProtocol } from './chat';
 
 /**
  * The protocols a connector serves, by name. Adding a protocol: one folder under protocols/ that
@@ -27,12 +28,13 @@ export class ProtocolRegistry {
 }
 
 /** Every protocol module Herald has: exactly the served ones. */
-export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, webserviceProtocol, roomsyncProtocol, sessionsProtocol]);
+export const ALL_PROTOCOLS: readonly Protocol[] = Object.freeze([pushProtocol, webserviceProtocol, roomsyncProtocol, sessionsProtocol, chatProtocol]);
 
 /** The registry of a connector serving every protocol Herald has. */
-export function defaultRegistry(): ProtocolRegistry {
+export function defaultRegistry(only?: readonly string[] | null): ProtocolRegistry {
   const registry = new ProtocolRegistry(ALL_PROTOCOLS);
   const missing = SERVED_PROTOCOLS.filter((name) => !registry.get(name));
   if (missing.length > 0) throw new Error(`served protocols without a module: ${missing.join(', ')}`);
-  return registry;
+  // HERALD_PROTOCOLS: a connector dedicated to some protocols refuses the others' handshakes.
+  return only ? new ProtocolRegistry(ALL_PROTOCOLS.filter((protocol) => only.includes(protocol.name))) : registry;
 }

@@ -88,6 +88,7 @@ export function openApiPlugin(app: FastifyInstance): void {
         { name: 'namespaces', description: 'Namespace settings and clean-up.' },
         { name: 'meta', description: 'Health and this description.' },
         { name: 'webservice', description: 'Seed 001 routes of webservice namespaces (plain-text answers).' },
+        { name: 'chat', description: 'The chat protocol (seed 004): iOS devices of chat users.' },
       ],
     },
   });
