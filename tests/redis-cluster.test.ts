@@ -412,11 +412,45 @@ test('webservice protocol (seed 001): a shared room reaches device queues on bot
   }
 });
 
+test('roomsync protocol (seed 000): tokens, single session, room presence, relay, storage and sync on the cluster', async () => {
+  const settings = { admin_uid: 'ops', admin_token: 'cluster-roomsync-admin-token' };
+  expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: '/rsc', protocol: 'roomsync', settings } })).status).toBe(200);
+  const rest = (path: string, body: unknown) => stack.api(`${path}?uid=ops&token=cluster-roomsync-admin-token`, { body });
+  /** A stock v4 client of the namespace on connector `i`, authenticated as `uid` and in room `r1`. */
+  const member = async (i: number, uid: string) => {
+    const created = await rest('/user/create_token', { uid });
+    expect(created.body.meta).toEqual({ status: 0, msg: 'success' });
+    const socket = io(`http://127.0.0.1:${stack.connectors[i]!.port}/rsc`, { transports: ['websocket'], reconnection: false, forceNew: true });
+    const answer = (event: string) => new Promise((resolve) => socket.once(event, resolve));
+    const authenticated = answer('authenticate');
+    socket.emit('authenticate', { uid, token: created.body.data.token });
+    expect(await authenticated).toEqual({ status: 0, data: 'auth success' });
+    const joined = answer('join');
+    socket.emit('join', { roomId: 'r1' });
+    expect(await joined).toEqual({ status: 0, data: 'join success' });
+    return { socket, answer };
+  };
+  const a = await member(0, 'ua');
+  const b = await member(1, 'ub');
+  try {
+    const relayed = b.answer('msg');
+    a.socket.emit('msg', { data: 'hello', storage: 0, msgId: 'm1' });
+    const message = { data: 'hello', storage: 0, msgId: 'm1', uid: 'ua' };
+    expect(await relayed).toEqual(message);
+    const synced = b.answer('sync');
+    b.socket.emit('sync', { offset: 0 });
+    expect(await synced).toEqual({ data: [message], offset: 1, next: 0 });
+  } finally {
+    a.socket.close();
+    b.socket.close();
+  }
+});
+
 test('every Lua script ran on the cluster, and no master refused a command for its keys', async () => {
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = readScripts();
   expect(scripts.map((s) => s.command).sort()).toEqual(
-    ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline', 'webserviceAck', 'webserviceBatchAck', 'webserviceConnect', 'webserviceDisconnect', 'webserviceSend'].sort(),
+    ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline', 'roomsyncAccount', 'roomsyncPage', 'roomsyncPresence', 'roomsyncStore', 'webserviceAck', 'webserviceBatchAck', 'webserviceConnect', 'webserviceDisconnect', 'webserviceSend'].sort(),
   );
   const masters = redis.nodes('master');
   // A script is in a node's cache once ioredis EVAL'd it there (after EVALSHA's NOSCRIPT).

@@ -5,6 +5,17 @@ import { isPlatform, userRoom } from '@herald/wire';
 /** Beats a connector may miss before it is dead (docs/reliability.md, "Heartbeat and reaper"). */
 export const SILENT_BEATS = 3;
 
+/** A client whose connector died, as its record named it when the reaper marked it offline. */
+export interface ReapedClient {
+  readonly clientId: string;
+  readonly namespace: string;
+  readonly userid: string;
+  /** The device. */
+  readonly uuid: string;
+  /** The connection (socket id) that ended with the connector. */
+  readonly sid: string;
+}
+
 /**
  * Heartbeat and reaper (docs/reliability.md, "Heartbeat and reaper"). A connector killed with
  * SIGKILL (or whose host vanished) cannot mark its clients offline; every connector beats every
@@ -17,17 +28,6 @@ export const SILENT_BEATS = 3;
  * it wakes up, its next beat tells it a reaper claimed it, and it drops its sockets (`onLost`) so
  * that its clients reconnect and are registered again, instead of staying connected but offline.
  */
-/** A client whose connector died, as its record named it when the reaper marked it offline. */
-export interface ReapedClient {
-  readonly clientId: string;
-  readonly namespace: string;
-  readonly userid: string;
-  /** The device. */
-  readonly uuid: string;
-  /** The connection (socket id) that ended with the connector. */
-  readonly sid: string;
-}
-
 export class Liveness {
   private beatTimer: NodeJS.Timeout | undefined;
   private reapTimer: NodeJS.Timeout | undefined;
