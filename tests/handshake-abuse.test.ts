@@ -66,6 +66,10 @@ type Outcome = 'connected' | 'refused' | 'error';
  * One handshake over a raw WebSocket (engine.io v4 + socket.io v5 packets): cheaper than a full
  * client, so that the test process can open 1 000 a second. Resolves with how it ended.
  */
+/** Why handshakes ended in `error`, counted by reason (printed with the figures). */
+const errorReasons = new Map<string, number>();
+const countError = (reason: string) => errorReasons.set(reason, (errorReasons.get(reason) ?? 0) + 1);
+
 function handshake(port: number, query: string): Promise<Outcome> {
   return new Promise((resolve) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket&${query}`);
@@ -76,7 +80,10 @@ function handshake(port: number, query: string): Promise<Outcome> {
       ws.terminate();
       resolve(outcome);
     };
-    const timer = setTimeout(() => done('error'), 20_000);
+    const timer = setTimeout(() => {
+      countError('timeout');
+      done('error');
+    }, 20_000);
     ws.on('message', (data) => {
       const packet = data.toString();
       if (packet.startsWith('0')) ws.send(`40${NS},`);
@@ -84,8 +91,14 @@ function handshake(port: number, query: string): Promise<Outcome> {
       else if (packet.startsWith(`40${NS},`)) done('connected');
       else if (packet === '2') ws.send('3');
     });
-    ws.on('error', () => done('error'));
-    ws.on('close', () => done('error'));
+    ws.on('error', (error: Error & { code?: string }) => {
+      countError(`error ${error.code ?? error.message}`);
+      done('error');
+    });
+    ws.on('close', (code: number) => {
+      countError(`close ${code}`);
+      done('error');
+    });
   });
 }
 
@@ -155,7 +168,7 @@ test('1 000 handshakes a second for 3 s: no crash, /health answers, a legitimate
     `handshake storm 3 s at ${counts.offeredPerSecond}/s: ${counts.connected} connected, ${counts.refused} refused, ${counts.error} failed; ` +
       `/health p50 ${sorted[sorted.length >> 1]} ms, max ${sorted.at(-1)} ms; legitimate client in ${legitMs} ms; ` +
       `heap used after GC ${baseline.heapUsed.toFixed(1)} MB before, ${after.heapUsed.toFixed(1)} MB after, ${afterAgain.heapUsed.toFixed(1)} MB after a second storm (${again.offeredPerSecond}/s); ` +
-      `RSS ${baseline.rss.toFixed(0)} / ${after.rss.toFixed(0)} / ${afterAgain.rss.toFixed(0)} MB`,
+      `RSS ${baseline.rss.toFixed(0)} / ${after.rss.toFixed(0)} / ${afterAgain.rss.toFixed(0)} MB; failed by reason ${JSON.stringify(Object.fromEntries(errorReasons))}`,
   );
   expect(connector.child.exitCode).toBeNull();
   expect(counts.connected + counts.refused).toBe(3000);

@@ -43,6 +43,9 @@ import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
 import { defaultRegistry } from './protocols/registry';
 
+/** The connector's listen backlog (capped by the kernel at net.core.somaxconn). */
+const LISTEN_BACKLOG = 8192;
+
 /** `/health` answers `hello` (seed HEAD); everything else that is not socket.io is 404. */
 function plainHttp(req: IncomingMessage, res: ServerResponse): void {
   if (serveMetrics(metrics, req, res)) return;
@@ -344,7 +347,10 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       for (const watch of watches) await watch.start();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(config.connectorPort, config.bind, () => {
+        // The accept queue holds what a busy event loop has not accepted yet (a reconnect storm
+        // after a restart). Node asks for 511 by default, which makes the kernel's somaxconn
+        // (docs/deploy.md: 8192) useless; the kernel caps this at somaxconn.
+        httpServer.listen({ port: config.connectorPort, host: config.bind, backlog: LISTEN_BACKLOG }, () => {
           httpServer.off('error', reject);
           boundPort = (httpServer.address() as AddressInfo).port;
           logger.info({ port: boundPort, bind: config.bind, connector: id }, 'listening');

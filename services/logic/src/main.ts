@@ -11,7 +11,9 @@ void runService('logic', (config, logger) => {
   const metricsServer = config.logicMetricsPort === null ? undefined : createMetricsServer(metrics);
   return {
     async start() {
-      await app.listen({ port: config.logicPort, host: config.bind });
+      // A burst of pushes waits in the accept queue while the loop is busy: ask for more than
+      // Node's 511 (the kernel caps it at net.core.somaxconn, docs/deploy.md).
+      await app.listen({ port: config.logicPort, host: config.bind, backlog: 8192 });
       const port = (app.server.address() as AddressInfo).port;
       logger.info({ port, bind: config.bind }, 'listening');
       if (metricsServer) {
