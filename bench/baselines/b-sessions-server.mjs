@@ -69,6 +69,9 @@ sub.on('message', (_channel, text) => {
   for (const room of rooms) delivered += io.sockets.adapter.rooms.get(room)?.size ?? 0;
   io.to(rooms).emit('message', message.data);
 });
+// Subscribe once connected: a subscription queued before ioredis' ready check (INFO) puts the
+// connection in subscriber mode first, and the check then fails the process at start.
+if (sub.status !== 'ready') await new Promise((resolve) => sub.once('ready', resolve));
 await sub.psubscribe(`__keyspace@0__:${PREFIX}*`);
 await sub.subscribe('notifications');
 
