@@ -35,7 +35,8 @@ function localize(code: string): string {
   return code
     .replaceAll('http://127.0.0.1:10002', `http://127.0.0.1:${stack.logic.port}`)
     .replaceAll('127.0.0.1:21314', `127.0.0.1:${stack.connectors[0]!.port}`)
-    .replaceAll('redis://127.0.0.1:6379/0', `${app.url}/0`)
+    // The page's application Redis (the default port of a local one) is the test's own server.
+    .replace(/redis:\/\/127\.0\.0\.1:\d+\/0/g, `${app.url}/0`)
     .replace(/^redis-cli /gm, `${redisCliBinary()} -p ${app.port} `);
 }
 

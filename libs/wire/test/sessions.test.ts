@@ -51,7 +51,7 @@ describe('settings', () => {
     });
   });
 
-  test.each(['redis://127.0.0.1:6380', 'rediss://user:p%40ss@redis.example:6380/3', 'redis://[::1]:6379', 'h1:7000,h2:7001'])('session_redis_url %s is accepted', (url) => {
+  test.each(['redis://127.0.0.1:6380', 'rediss://user:p%40ss@redis.example:6380/3', 'redis://[::1]:6390', 'h1:7000,h2:7001'])('session_redis_url %s is accepted', (url) => {
     expect(checkProtocolSettings('sessions', { session_redis_url: url })).toBeUndefined();
   });
 
