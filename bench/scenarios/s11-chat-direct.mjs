@@ -15,7 +15,8 @@ import { sleep } from '../lib/clock.mjs';
 import { merge, summary } from '../lib/hist.mjs';
 import { forkChild } from '../lib/ipc.mjs';
 import { CpuMeter } from '../lib/procfs.mjs';
-import { check, comparisonTable, cpuTable, fmt, REPO_ROOT, table } from '../lib/report.mjs';
+import { check, comparisonTable, fmt, REPO_ROOT } from '../lib/report.mjs';
+import { risingReport, risingThenHalf } from '../lib/rising.mjs';
 import { NAMESPACE, heraldApi, startHerald } from '../lib/systems.mjs';
 
 const require = createRequire(import.meta.url);
@@ -131,22 +132,9 @@ async function measure(key, p, ctx) {
     const connected = await Promise.all(gens.map((g) => g.call('connect')));
     ctx.log(`${system.name}: ${connected.reduce((a, c) => a + c.done, 0)} users logged in (${(Math.max(...connected.map((c) => c.elapsedMs)) / 1000).toFixed(1)} s)`);
     const procs = [...system.procs, ...gens.map((g) => ({ name: g.name, pid: g.pid, side: 'client' }))];
-    const steps = [];
-    let stepId = 0;
-    let sustained;
-    for (let rate = p.start; rate <= p.max; rate = Math.ceil(rate * p.factor)) {
-      const s = await runStep(gens, procs, { stepId: ++stepId, rate, durationMs: p.stepMs, drainMs: p.drainMs, p99LimitMs: p.p99LimitMs, padBytes: p.padBytes });
-      steps.push(s);
-      ctx.log(`  ${rate}/s: ${s.acked}/${s.sent} answered, ${s.received} received, p99 answer ${fmt(s.ack.p99)} ms, p99 receive ${fmt(s.deliver.p99)} ms${s.keptUp ? '' : ' — fell behind'}`);
-      if (!s.keptUp) break;
-      sustained = rate;
-      await sleep(500);
-    }
-    await sleep(1000);
-    const halfRate = Math.max(1, Math.round((sustained ?? p.start) / 2));
-    const half = await runStep(gens, procs, { stepId: ++stepId, rate: halfRate, durationMs: p.halfMs, drainMs: p.drainMs, p99LimitMs: p.p99LimitMs, padBytes: p.padBytes });
-    ctx.log(`  half rate ${halfRate}/s: answer p50 ${fmt(half.ack.p50)} / p99 ${fmt(half.ack.p99)} ms, receive p50 ${fmt(half.deliver.p50)} / p99 ${fmt(half.deliver.p99)} ms`);
-    return { name: system.name, steps, sustained, saturated: steps.some((s) => !s.keptUp), halfRate, half, lost: [...steps, half].reduce((a, s) => a + Math.max(0, s.lost), 0) };
+    const step = (rate, durationMs, stepId) => runStep(gens, procs, { stepId, rate, durationMs, drainMs: p.drainMs, p99LimitMs: p.p99LimitMs, padBytes: p.padBytes });
+    const run = await risingThenHalf(ctx, p, step, (s) => `${s.acked}/${s.sent} answered, ${s.received} received, answer p50 ${fmt(s.ack.p50)} / p99 ${fmt(s.ack.p99)} ms, receive p50 ${fmt(s.deliver.p50)} / p99 ${fmt(s.deliver.p99)} ms`);
+    return { name: system.name, ...run };
   } finally {
     await ctx.release(stopGens);
     await ctx.release(stopSystem);
@@ -171,18 +159,9 @@ export async function run(ctx) {
     { label: 'busiest load generator (half rate)', get: (r) => `${fmt(r.half.cpu.clientMaxPct)} %` },
     { label: 'lost messages (answered online, never received; must be 0)', get: (r) => r.lost, goal: (h) => (h === undefined ? '0' : `0 ${check(h === 0)}`) },
   ]);
-  const stepTables = keys.map((k) => {
-    const r = results[k];
-    return [
-      `${r.name}, rising steps (${p.stepMs / 1000} s each; "kept up" = every message answered and received within ${p.drainMs} ms after the step, receive p99 ≤ ${p.p99LimitMs} ms):`,
-      '',
-      table(
-        ['messages/s', 'sent', 'answered', 'received', 'answer p99 ms', 'receive p50 ms', 'receive p99 ms', 'CPU-µs/message', 'busiest generator', 'kept up'],
-        r.steps.map((s) => [s.rate, s.sent, s.acked, s.received, s.ack.p99, s.deliver.p50, s.deliver.p99, s.cpuUsPerMessage, `${fmt(s.cpu.clientMaxPct)} %`, s.keptUp ? 'yes' : 'no']),
-      ),
-    ].join('\n');
+  return risingReport(results, keys, p, main, {
+    keptUp: `every message answered and received within ${p.drainMs} ms after the step, receive p99 ≤ ${p.p99LimitMs} ms`,
+    columns: ['messages/s', 'sent', 'answered', 'received', 'answer p99 ms', 'receive p50 ms', 'receive p99 ms', 'CPU-µs/message', 'busiest generator', 'kept up'],
+    row: (s) => [s.rate, s.sent, s.acked, s.received, s.ack.p99, s.deliver.p50, s.deliver.p99, s.cpuUsPerMessage, `${fmt(s.cpu.clientMaxPct)} %`, s.keptUp ? 'yes' : 'no'],
   });
-  const lost = keys.some((k) => results[k].lost > 0);
-  const body = [main, '', 'CPU per process in the half-rate phase:', '', cpuTable(results, keys, (r) => r.half.cpu), '', ...stepTables.flatMap((t) => [t, ''])].join('\n');
-  return { body, failed: lost };
 }

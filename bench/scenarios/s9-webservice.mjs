@@ -16,7 +16,8 @@ import { sleep } from '../lib/clock.mjs';
 import { merge, summary } from '../lib/hist.mjs';
 import { forkChild } from '../lib/ipc.mjs';
 import { CpuMeter } from '../lib/procfs.mjs';
-import { check, comparisonTable, cpuTable, fmt, REPO_ROOT, table } from '../lib/report.mjs';
+import { check, comparisonTable, fmt, REPO_ROOT } from '../lib/report.mjs';
+import { risingReport, risingThenHalf } from '../lib/rising.mjs';
 import { NAMESPACE, heraldApi, startHerald } from '../lib/systems.mjs';
 
 const require = createRequire(import.meta.url);
@@ -136,22 +137,9 @@ async function measure(key, p, ctx) {
     const connected = await Promise.all(gens.map((g) => g.call('connect')));
     ctx.log(`${system.name}: ${connected.reduce((a, c) => a + c.done, 0)} devices connected (${(Math.max(...connected.map((c) => c.elapsedMs)) / 1000).toFixed(1)} s)`);
     const procs = [...system.procs, ...gens.map((g) => ({ name: g.name, pid: g.pid, side: 'client' }))];
-    const steps = [];
-    let stepId = 0;
-    let sustained;
-    for (let rate = p.start; rate <= p.max; rate = Math.ceil(rate * p.factor)) {
-      const s = await runStep(gens, procs, { stepId: ++stepId, rate, durationMs: p.stepMs, drainMs: p.drainMs, p99LimitMs: p.p99LimitMs, padBytes: p.padBytes });
-      steps.push(s);
-      ctx.log(`  ${rate}/s: ${s.accepted}/${s.sent} accepted, ${s.received} received, REST p99 ${fmt(s.rest.p99)} ms, receive p99 ${fmt(s.deliver.p99)} ms${s.keptUp ? '' : ' — fell behind'}`);
-      if (!s.keptUp) break;
-      sustained = rate;
-      await sleep(500);
-    }
-    await sleep(1000);
-    const halfRate = Math.max(1, Math.round((sustained ?? p.start) / 2));
-    const half = await runStep(gens, procs, { stepId: ++stepId, rate: halfRate, durationMs: p.halfMs, drainMs: p.drainMs, p99LimitMs: p.p99LimitMs, padBytes: p.padBytes });
-    ctx.log(`  half rate ${halfRate}/s: REST p50 ${fmt(half.rest.p50)} / p99 ${fmt(half.rest.p99)} ms, receive p50 ${fmt(half.deliver.p50)} / p99 ${fmt(half.deliver.p99)} ms`);
-    return { name: system.name, steps, sustained, saturated: steps.some((s) => !s.keptUp), halfRate, half, lost: [...steps, half].reduce((a, s) => a + s.lost, 0) };
+    const step = (rate, durationMs, stepId) => runStep(gens, procs, { stepId, rate, durationMs, drainMs: p.drainMs, p99LimitMs: p.p99LimitMs, padBytes: p.padBytes });
+    const run = await risingThenHalf(ctx, p, step, (s) => `${s.accepted}/${s.sent} accepted, ${s.received} received, REST p50 ${fmt(s.rest.p50)} / p99 ${fmt(s.rest.p99)} ms, receive p50 ${fmt(s.deliver.p50)} / p99 ${fmt(s.deliver.p99)} ms`);
+    return { name: system.name, ...run };
   } finally {
     await ctx.release(stopGens);
     await ctx.release(stopSystem);
@@ -177,18 +165,9 @@ export async function run(ctx) {
     { label: 'busiest load generator (half rate)', get: (r) => `${fmt(r.half.cpu.clientMaxPct)} %` },
     { label: 'lost messages (accepted, never received; must be 0)', get: (r) => r.lost, goal: (h) => (h === undefined ? '0' : `0 ${check(h === 0)}`) },
   ]);
-  const stepTables = keys.map((k) => {
-    const r = results[k];
-    return [
-      `${r.name}, rising steps (${p.stepMs / 1000} s each; "kept up" = every send accepted and received within ${p.drainMs} ms after the step, receive p99 ≤ ${p.p99LimitMs} ms):`,
-      '',
-      table(
-        ['sends/s', 'sent', 'accepted', 'received', 'REST p99 ms', 'receive p50 ms', 'receive p99 ms', 'CPU-µs/message', 'busiest generator', 'kept up'],
-        r.steps.map((s) => [s.rate, s.sent, s.accepted, s.received, s.rest.p99, s.deliver.p50, s.deliver.p99, s.cpuUsPerMessage, `${fmt(s.cpu.clientMaxPct)} %`, s.keptUp ? 'yes' : 'no']),
-      ),
-    ].join('\n');
+  return risingReport(results, keys, p, main, {
+    keptUp: `every send accepted and received within ${p.drainMs} ms after the step, receive p99 ≤ ${p.p99LimitMs} ms`,
+    columns: ['sends/s', 'sent', 'accepted', 'received', 'REST p99 ms', 'receive p50 ms', 'receive p99 ms', 'CPU-µs/message', 'busiest generator', 'kept up'],
+    row: (s) => [s.rate, s.sent, s.accepted, s.received, s.rest.p99, s.deliver.p50, s.deliver.p99, s.cpuUsPerMessage, `${fmt(s.cpu.clientMaxPct)} %`, s.keptUp ? 'yes' : 'no'],
   });
-  const lost = keys.some((k) => results[k].lost > 0);
-  const body = [main, '', 'CPU per process in the half-rate phase:', '', cpuTable(results, keys, (r) => r.half.cpu), '', ...stepTables.flatMap((t) => [t, ''])].join('\n');
-  return { body, failed: lost };
 }
