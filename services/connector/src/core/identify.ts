@@ -1,8 +1,18 @@
-import { userRoom } from '@herald/wire';
+import { clientIdOf, userRoom } from '@herald/wire';
 import type { ClientStore } from '@herald/store';
 import type { Eviction } from './eviction';
 import type { Rooms } from './rooms';
 import { adapterRoom, clientRoom, type HeraldSocket, type Identity } from './socket-data';
+
+/**
+ * The identity of a socket admitted anonymous (`Admission.anonymous`): unique to the socket, so its
+ * client room holds only it. Every protocol with late identity admits with it.
+ */
+export function anonymousIdentity(socket: HeraldSocket): Identity {
+  const namespace = socket.nsp.name;
+  const own = socket.id;
+  return Object.freeze({ namespace, uuid: own, userid: own, platform: 'web', clientId: clientIdOf(namespace, own, 'web', own), activityBroadcast: false });
+}
 
 /** What `CoreServices#identify` is given besides the socket and identity. */
 export interface IdentifyOptions {

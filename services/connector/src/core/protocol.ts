@@ -81,11 +81,8 @@ export interface CoreServices {
 export interface ConnectorContext {
   /** The connector's id (the registry's, docs/reliability.md). */
   readonly id: string;
-  /** Where Herald's Redis is (HERALD_REDIS_URL). */
+  /** Where Herald's Redis is (HERALD_REDIS_URL; the connection itself is `CoreServices#redis`). */
   readonly redisTarget: RedisTarget;
-  /** The connector's main connection to it. */
-  readonly redis: RedisClient;
-  readonly keys: Keys;
   /** The connector's root logger (CoreServices#logger names the socket's client). */
   readonly logger: Logger;
 }

@@ -1,7 +1,8 @@
+import { anonymousIdentity } from '../../core/identify';
 import { ChatStore } from '@herald/store';
-import { clientIdOf, type ChatMessageEvent, type StoredMessage } from '@herald/wire';
+import { type ChatMessageEvent, type StoredMessage } from '@herald/wire';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
-import type { HeraldSocket, Identity } from '../../core/socket-data';
+import type { HeraldSocket } from '../../core/socket-data';
 import { bindChatEvents } from './events';
 
 /** One store per Redis connection of a connector (the protocol object itself is shared and frozen). */
@@ -42,11 +43,8 @@ export const chatProtocol: Protocol = Object.freeze({
   name: 'chat' as const,
 
   async admit(socket: HeraldSocket): Promise<Admission> {
-    // Nobody until `logIn`: a per-socket identity whose client room only this socket is in.
-    const namespace = socket.nsp.name;
-    const uuid = `anonymous-${socket.id}`;
-    const identity: Identity = Object.freeze({ namespace, uuid, userid: uuid, platform: 'web' as const, clientId: clientIdOf(namespace, uuid, 'web', uuid), activityBroadcast: false });
-    return { identity, rooms: [], anonymous: true };
+    // Nobody until `logIn`.
+    return { identity: anonymousIdentity(socket), rooms: [], anonymous: true };
   },
 
   bind(socket: HeraldSocket, core: CoreServices): void {

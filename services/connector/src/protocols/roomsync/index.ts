@@ -1,4 +1,5 @@
-import { clientIdOf, type StoredMessage } from '@herald/wire';
+import { anonymousIdentity } from '../../core/identify';
+import type { StoredMessage } from '@herald/wire';
 import type { NamespaceSettings } from '@herald/store';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
@@ -18,17 +19,8 @@ export const roomsyncProtocol: Protocol = Object.freeze({
 
   async admit(socket: HeraldSocket, record: NamespaceSettings): Promise<Admission> {
     admitted.set(socket, record);
-    // Anonymous until `authenticate`: an identity unique to the socket names its own client room.
-    const namespace = socket.nsp.name;
-    const identity = Object.freeze({
-      namespace,
-      uuid: socket.id,
-      userid: socket.id,
-      platform: 'web' as const,
-      clientId: clientIdOf(namespace, socket.id, 'web', socket.id),
-      activityBroadcast: false,
-    });
-    return { anonymous: true, identity, rooms: [] };
+    // Anonymous until `authenticate`.
+    return { anonymous: true, identity: anonymousIdentity(socket), rooms: [] };
   },
 
   bind(socket: HeraldSocket, core: CoreServices): void {

@@ -1,5 +1,6 @@
+import { anonymousIdentity } from '../../core/identify';
 import { SessionsConnections, type NamespaceSettings } from '@herald/store';
-import { clientIdOf, sessionIdOf, type StoredMessage } from '@herald/wire';
+import { sessionIdOf, type StoredMessage } from '@herald/wire';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
 import type { HeraldSocket } from '../../core/socket-data';
 import { SessionsHub } from './hub';
@@ -16,7 +17,7 @@ function hubOf(core: CoreServices): SessionsHub {
     const logger = core.connector.logger.child({ module: 'sessions' });
     hub = new SessionsHub({
       redisTarget: core.connector.redisTarget,
-      connections: new SessionsConnections(core.connector.redis, core.connector.keys),
+      connections: new SessionsConnections(core.redis, core.keys),
       connectorId: core.connector.id,
       logger,
     });
@@ -42,17 +43,8 @@ export const sessionsProtocol: Protocol = Object.freeze({
 
   async admit(socket: HeraldSocket, record: NamespaceSettings): Promise<Admission> {
     admittedWith.set(socket, record.protocolSettings);
-    const namespace = socket.nsp.name;
-    // Anonymous until `authenticate`: only its own client room (shared contract "late identity").
-    const identity = Object.freeze({
-      namespace,
-      uuid: socket.id,
-      userid: socket.id,
-      platform: 'web' as const,
-      clientId: clientIdOf(namespace, socket.id, 'web', socket.id),
-      activityBroadcast: false,
-    });
-    return { identity, rooms: [], anonymous: true };
+    // Anonymous until `authenticate` (late identity).
+    return { identity: anonymousIdentity(socket), rooms: [], anonymous: true };
   },
 
   bind(socket: HeraldSocket, core: CoreServices): void {

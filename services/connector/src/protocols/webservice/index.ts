@@ -1,3 +1,4 @@
+import { anonymousIdentity } from '../../core/identify';
 import { Errors, HeraldError, RESERVED_EVENT_NAMES, clientIdOf, isValidName, isWebserviceUserRoom, userRoom, webserviceSettings, type StoredMessage, type WebserviceSettings } from '@herald/wire';
 import type { NamespaceSettings } from '@herald/store';
 import type { ParsedUrlQuery } from 'node:querystring';
@@ -29,8 +30,7 @@ function identityOf(socket: HeraldSocket, settings: WebserviceSettings, userRoom
   if (primary !== undefined && deviceId !== '') {
     return { identity: Object.freeze({ namespace, uuid: deviceId, userid: primary, platform: 'web', clientId: clientIdOf(namespace, primary, 'web', deviceId), activityBroadcast: false }), anonymous: false };
   }
-  const own = socket.id;
-  return { identity: Object.freeze({ namespace, uuid: own, userid: own, platform: 'web', clientId: clientIdOf(namespace, own, 'web', own), activityBroadcast: false }), anonymous: true };
+  return { identity: anonymousIdentity(socket), anonymous: true };
 }
 
 async function admit(socket: HeraldSocket, record: NamespaceSettings, options: AdmitOptions): Promise<Admission> {
