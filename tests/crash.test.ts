@@ -91,10 +91,15 @@ test('SIGKILL of the worker in the middle of a 1000-device APNs fan-out: every d
   expect(doneAtKill).toBeLessThan(1000);
 
   await worker();
+  let last: any;
   const report = await until(async () => {
-    const r = (await api(`/api/auth/report/push/${body.id}`)).body;
-    return r.apnsSuccessCount === 1000 ? r : undefined;
-  }, 30_000);
+    last = (await api(`/api/auth/report/push/${body.id}`)).body;
+    return last.apnsSuccessCount === 1000 ? last : undefined;
+  }, 30_000).catch(async (error: Error) => {
+    // What a failure needs to be understood: the counters against the recorded outcomes.
+    const { apnsCount, apnsSuccessCount, offline } = last ?? {};
+    throw new Error(`${error.message}: report ${JSON.stringify({ apnsCount, apnsSuccessCount, offline })}, ${await redis.hlen(outcomes)} outcomes recorded`);
+  });
   expect(report.apnsCount).toBe(1000);
 
   const sent = new Map<string, number>();

@@ -9,13 +9,16 @@
                (for an online count, the message hash again)
 
     ARGV[3i-2] kind of update i: 'a' (ack), 'o' (online deliveries), 'n' (add to a counter),
-               's' (set a text field), 't' (append to the message's timeline)
+               's' (set a text field), 't' (append to the message's timeline), 'r' (a
+               device's final APNs outcome)
     ARGV[3i-1] the acking clientId ('a'), the number of sockets written to ('o'), the amount
                to add ('n') or the text ('s')
     ARGV[3i]   the acking client's platform: web, android or ios ('a'); '' ('o'); the field
                name ('n', 's')
     For 't': KEYS[2i] is the timeline list ({nsp}:t:<id>), ARGV[3i-1] the entry (JSON text),
     ARGV[3i] the most entries the list may hold.
+    For 'r': KEYS[2i] is the message's APNs outcome hash ({nsp}:apns:<id>), ARGV[3i-1] the
+    clientId, ARGV[3i] the outcome text.
 
   Output:
     the number of updates that changed the report
@@ -30,11 +33,18 @@
          gets the message's TTL when its first entry creates it. A 't' right after an 'a' that
          changed nothing (a repeated ack) is skipped, so a client's ack shows once. A 't' does
          not count in the output.
+    'r': HSETNX the device's outcome; the outcome hash expires with the message. The 'n', 's'
+         and 't' updates after an 'r', up to the next 'r', 'a' or 'o', belong to that device:
+         they are skipped when the device already had an outcome, so a device is counted once
+         even when two runs of its batch record it, and its outcome is never written without
+         its counters (one script call: a crash cannot fall between them).
     All keys share the {nsp} hash tag.
 ]]
 local applied = 0
 -- whether the previous update was an ack that counted nothing ('t' after it is skipped)
 local repeatedAck = false
+-- whether the updates being applied belong to a device whose outcome was already recorded
+local repeatedDevice = false
 -- The message's PTTL is read once per run of updates on one message (an ack and its timeline
 -- entry, a flood of acks): no update creates, deletes or re-expires a message hash.
 local lastMsg = nil
@@ -53,7 +63,22 @@ for i = 1, #KEYS / 2 do
   if ttl ~= -2 then
     local wasRepeatedAck = repeatedAck
     repeatedAck = false
-    if kind == 'a' then
+    if kind == 'a' or kind == 'o' or kind == 'r' then
+      repeatedDevice = false
+    end
+    if repeatedDevice then
+      -- a counter, text or timeline entry of a device recorded before: nothing to apply
+    elseif kind == 'r' then
+      local outcomes = KEYS[2 * i]
+      if redis.call('HSETNX', outcomes, ARGV[3 * i - 1], ARGV[3 * i]) == 1 then
+        if ttl > 0 then
+          redis.call('PEXPIRE', outcomes, ttl)
+        end
+        applied = applied + 1
+      else
+        repeatedDevice = true
+      end
+    elseif kind == 'a' then
       local acks = KEYS[2 * i]
       repeatedAck = true
       if redis.call('SADD', acks, ARGV[3 * i - 1]) == 1 then

@@ -1,6 +1,7 @@
 import { PLATFORMS, type Platform, type PushRequest } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
+import type { StoredTimelineEntry } from './message-timeline';
 import type { Scripts } from './scripts';
 
 /** Seed `push_message_list_max_limit`: the history keeps the newest 1000 ids per namespace. */
@@ -33,6 +34,16 @@ export interface MessageReport {
   readonly offline: string | null;
   /** A readable summary: a configuration problem, or the APNs outcome. */
   readonly result: string;
+}
+
+/** One device's final APNs outcome, what the report counts for it, and its timeline entry. */
+export interface DeviceOutcome {
+  readonly clientId: string;
+  /** `ok`, or the failure as the outcome hash keeps it. */
+  readonly outcome: string;
+  /** Report counters this outcome raises (`apnsCount`, `apnsSuccessCount`, `apnsFailed:<kind>`). */
+  readonly add: Readonly<Record<string, number>>;
+  readonly entry: StoredTimelineEntry;
 }
 
 /** The minute, hour and day of a time in UTC, as the push counters name them. */
@@ -294,6 +305,38 @@ export class MessageStore {
     }
     if (keys.length === 0) return true;
     return (await this.scripts.reportApply(keys, args)) > 0;
+  }
+
+  /**
+   * Records final APNs outcomes of a message that still exists, in one script call: each device's
+   * outcome, its counters and its timeline entry (while the timeline has fewer than `timelineCap`
+   * entries) land together or not at all, and a device that already has an outcome changes
+   * nothing, so a batch run twice (a crashed worker's job taken over) counts every device once.
+   * `set` writes text fields first.
+   */
+  async recordOutcomes(namespace: string, id: number, devices: readonly DeviceOutcome[], set: Record<string, string>, timelineCap: number): Promise<void> {
+    const message = this.keys.message(namespace, id);
+    const outcomes = this.keys.apnsOutcomes(namespace, id);
+    const timeline = this.keys.timeline(namespace, id);
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const [field, text] of Object.entries(set)) {
+      keys.push(message, message);
+      args.push('s', text, field);
+    }
+    for (const device of devices) {
+      keys.push(message, outcomes);
+      args.push('r', device.clientId, device.outcome);
+      for (const [field, amount] of Object.entries(device.add)) {
+        keys.push(message, message);
+        args.push('n', amount, field);
+      }
+      if (timelineCap > 0) {
+        keys.push(message, timeline);
+        args.push('t', JSON.stringify(device.entry), timelineCap);
+      }
+    }
+    if (keys.length > 0) await this.scripts.reportApply(keys, args);
   }
 
   /** Client ids that acked, per platform, at most `limit` each. */

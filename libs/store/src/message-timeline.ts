@@ -55,8 +55,8 @@ export class MessageTimeline {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly scripts: Scripts,
-    /** @default TIMELINE_MAX_ENTRIES; 0 writes nothing. */
-    private readonly cap: number = TIMELINE_MAX_ENTRIES,
+    /** The most entries a message's list keeps (@default TIMELINE_MAX_ENTRIES; 0 writes nothing). */
+    readonly cap: number = TIMELINE_MAX_ENTRIES,
   ) {}
 
   /** Appends entries to a message that still exists (one script call; nothing when the cap is 0). */

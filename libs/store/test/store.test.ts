@@ -73,6 +73,32 @@ describe('report-apply', () => {
     expect(await redis.pttl(keys.acks('/demo', id, 'ios'))).toBeGreaterThan(0);
   });
 
+  test('APNs outcomes: a device recorded twice (a batch run by two workers) counts once, with one timeline entry; each outcome lands with its counters', async () => {
+    const messages = new MessageStore(redis, keys, scripts);
+    const { id } = await messages.store('/demo', push('r1'));
+    const device = (clientId: string, outcome: string) => ({
+      clientId,
+      outcome,
+      add: outcome === 'ok' ? { apnsCount: 1, apnsSuccessCount: 1 } : { apnsCount: 1, 'apnsFailed:BadDeviceToken': 1 },
+      entry: { at: 1, step: 'apns' as const, clientId, outcome, token: '…abcd' },
+    });
+    await messages.recordOutcomes('/demo', id, [device('c1', 'ok'), device('c2', '400 BadDeviceToken')], { apnsEnv: 'dev' }, 200);
+    // The second run: c1 and c2 again (c2 now answered ok), c3 new.
+    await messages.recordOutcomes('/demo', id, [device('c1', 'ok'), device('c2', 'ok'), device('c3', 'ok')], { apnsEnv: 'dev' }, 200);
+    const report = await messages.report('/demo', id);
+    expect(report).toMatchObject({ apnsCount: 3, apnsSuccessCount: 2, apnsFailures: { BadDeviceToken: 1 }, apnsEnv: 'dev' });
+    expect(await redis.hgetall(keys.apnsOutcomes('/demo', id))).toEqual({ c1: 'ok', c2: '400 BadDeviceToken', c3: 'ok' });
+    const entries = (await redis.lrange(keys.timeline('/demo', id), 0, -1)).map((e) => JSON.parse(e).clientId);
+    expect(entries).toEqual(['c1', 'c2', 'c3']);
+    // The outcome hash expires with the message.
+    expect(await redis.pttl(keys.apnsOutcomes('/demo', id))).toBeGreaterThan(0);
+  });
+
+  test('APNs outcomes of an expired message create no key', async () => {
+    await new MessageStore(redis, keys, scripts).recordOutcomes('/demo', 9, [{ clientId: 'c1', outcome: 'ok', add: { apnsCount: 1 }, entry: { at: 1, step: 'apns', clientId: 'c1', outcome: 'ok', token: '…abcd' } }], { apnsEnv: 'dev' }, 200);
+    expect(await redis.dbsize()).toBe(0);
+  });
+
   test('updates for unknown or expired messages change nothing and create no key', async () => {
     const applied = await scripts.reportApply(
       [keys.message('/demo', 9), keys.acks('/demo', 9, 'web'), keys.message('/demo', 9), keys.message('/demo', 9)],

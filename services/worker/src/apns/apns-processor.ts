@@ -1,7 +1,7 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import type { ApnsJob } from '@herald/queues';
-import type { ApnsSettings, Keys, MessageReport, MessageStore, MessageTimeline, NamespaceStore, RedisClient, Scripts, StoredTimelineEntry } from '@herald/store';
+import type { ApnsSettings, DeviceOutcome, Keys, MessageReport, MessageStore, MessageTimeline, NamespaceStore, RedisClient, Scripts } from '@herald/store';
 import { maskToken, pipelineBySlot } from '@herald/store';
 import type { Job } from 'bullmq';
 import type { ApnsEndpoint, ApnsNotification, ApnsSender, ApnsSenderFactory, DeviceResult } from './apns-sender';
@@ -108,10 +108,7 @@ export class ApnsProcessor {
 
     const results = await sender.send(this.notification(report, resolved.settings), [...byToken.keys()]);
     const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    const record: Record<string, string> = {};
-    const steps: StoredTimelineEntry[] = [];
-    const counters: Record<string, number> = {};
-    const count = (field: string) => (counters[field] = (counters[field] ?? 0) + 1);
+    const recorded: DeviceOutcome[] = [];
     let retry = 0;
     let rebuild = false;
     for (const result of results) {
@@ -119,10 +116,12 @@ export class ApnsProcessor {
       if (!clientId) continue;
       const verdict = verdictOf(result);
       if (verdict === 'ok') {
-        record[clientId] = 'ok';
-        steps.push({ at: Date.now(), step: 'apns', clientId, outcome: 'ok', token: maskToken(result.token) });
-        count('apnsCount');
-        count('apnsSuccessCount');
+        recorded.push({
+          clientId,
+          outcome: 'ok',
+          add: { apnsCount: 1, apnsSuccessCount: 1 },
+          entry: { at: Date.now(), step: 'apns', clientId, outcome: 'ok', token: maskToken(result.token) },
+        });
         metrics.apnsSent(namespace, 'ok');
         continue;
       }
@@ -133,29 +132,30 @@ export class ApnsProcessor {
         if (result.status === 403 || result.status === undefined || REBUILD.has(result.reason)) rebuild = true;
         continue;
       }
-      record[clientId] = `${result.status ?? 'no answer'} ${result.reason}`.slice(0, 200);
-      steps.push({ at: Date.now(), step: 'apns', clientId, outcome: record[clientId]!, token: maskToken(result.token) });
-      count('apnsCount');
-      count(`apnsFailed:${failureKind(result)}`);
+      const outcome = `${result.status ?? 'no answer'} ${result.reason}`.slice(0, 200);
+      recorded.push({
+        clientId,
+        outcome,
+        add: { apnsCount: 1, [`apnsFailed:${failureKind(result)}`]: 1 },
+        entry: { at: Date.now(), step: 'apns', clientId, outcome, token: maskToken(result.token) },
+      });
       metrics.apnsSent(namespace, 'failed', failureKind(result));
       if (DROP_TOKEN.has(result.reason)) {
         const since = result.status === 410 ? (result.timestamp ?? 0) : 0;
         await this.deps.scripts.clientTokenDrop(keys.client(clientId), result.token, since);
       }
     }
-    if (Object.keys(record).length) {
-      await redis.multi().hset(outcomes, record).pexpire(outcomes, Math.max(1, await redis.pttl(keys.message(namespace, id)))).exec();
-    }
-    // The timeline first: once the counters show the outcome, its steps are there to read.
-    await this.deps.timeline.append(namespace, id, steps);
-    await messages.updateReport(namespace, id, counters, { apnsEnv: sender.production ? 'production' : 'dev' });
+    // Each device's outcome, counters and timeline entry in one script call: a crash cannot leave
+    // an outcome without its counters (the re-run skips recorded devices), and a device recorded
+    // by two runs of this batch counts once.
+    await messages.recordOutcomes(namespace, id, recorded, { apnsEnv: sender.production ? 'production' : 'dev' }, this.deps.timeline.cap);
     if (rebuild) await this.drop(resolved.cacheKey);
     if (retry > 0) {
       // BullMQ retries the job with backoff; devices with an outcome are skipped then.
       throw new Error(`${retry} APNs deliveries to retry`);
     }
-    const failed = Object.values(record).filter((o) => o !== 'ok').length;
-    return { sent: Object.keys(record).length - failed, failed, skipped: clientIds.length - byToken.size };
+    const failed = recorded.filter((d) => d.outcome !== 'ok').length;
+    return { sent: recorded.length - failed, failed, skipped: clientIds.length - byToken.size };
   };
 
   /** The APNs configuration of a push (seed: no apnsName → the `default` entry of namespace `/`). */
