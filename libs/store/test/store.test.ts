@@ -79,7 +79,7 @@ describe('report-apply', () => {
     const device = (clientId: string, outcome: string) => ({
       clientId,
       outcome,
-      add: outcome === 'ok' ? { apnsCount: 1, apnsSuccessCount: 1 } : { apnsCount: 1, 'apnsFailed:BadDeviceToken': 1 },
+      add: (outcome === 'ok' ? { apnsCount: 1, apnsSuccessCount: 1 } : { apnsCount: 1, 'apnsFailed:BadDeviceToken': 1 }) as Record<string, number>,
       entry: { at: 1, step: 'apns' as const, clientId, outcome, token: '…abcd' },
     });
     await messages.recordOutcomes('/demo', id, [device('c1', 'ok'), device('c2', '400 BadDeviceToken')], { apnsEnv: 'dev' }, 200);
