@@ -5,7 +5,7 @@
  * to the file, so the bench can read heap per connection of a service it does not otherwise touch.
  * Nothing runs until the signal arrives; the process is otherwise unchanged.
  */
-const { writeFileSync, renameSync } = require('node:fs');
+const { mkdirSync, writeFileSync, renameSync } = require('node:fs');
 
 const file = process.env.BENCH_PROBE_FILE;
 if (file) {
@@ -37,6 +37,8 @@ const profileDir = process.env.BENCH_CPU_PROF_DIR;
 if (profileDir) {
   const { Session } = require('node:inspector');
   const { join, basename, dirname } = require('node:path');
+  // The folder may not exist yet: an 'exit' listener's failed write would go unnoticed.
+  mkdirSync(profileDir, { recursive: true });
   const session = new Session();
   session.connect();
   session.post('Profiler.enable');
