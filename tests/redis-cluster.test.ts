@@ -450,7 +450,7 @@ test('every Lua script ran on the cluster, and no master refused a command for i
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const scripts = readScripts();
   expect(scripts.map((s) => s.command).sort()).toEqual(
-    ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'roomJoin', 'roomLeave', 'roomOffline', 'roomsyncAccount', 'roomsyncPage', 'roomsyncPresence', 'roomsyncStore', 'webserviceAck', 'webserviceBatchAck', 'webserviceConnect', 'webserviceDisconnect', 'webserviceSend'].sort(),
+    ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'reportBatch', 'roomJoin', 'roomLeave', 'roomOffline', 'roomsyncAccount', 'roomsyncPage', 'roomsyncPresence', 'roomsyncStore', 'webserviceAck', 'webserviceBatchAck', 'webserviceConnect', 'webserviceDisconnect', 'webserviceSend'].sort(),
   );
   const masters = redis.nodes('master');
   // A script is in a node's cache once ioredis EVAL'd it there (after EVALSHA's NOSCRIPT).

@@ -2,7 +2,7 @@
 /*
  * How acks reach the delivery report: the two designs the socket-side issue asked to measure.
  *
- *   script  the connector's batch goes straight to Redis as one call of report-apply.lua (Herald's
+ *   script  the connector's batch goes straight to Redis as one call of report-batch.lua (Herald's
  *           choice, services/connector/src/core/report-batcher.ts)
  *   queue   the connector adds the batch as a BullMQ job to a `reports` queue and a worker applies
  *           it with the same script (what the worker issue sketched)
@@ -22,7 +22,7 @@ import { newHistogram, summary } from '../lib/hist.mjs';
 import { cpuTimeUs } from '../lib/procfs.mjs';
 
 const require = createRequire(import.meta.url);
-const { Keys, Scripts } = require('@herald/store');
+const { Keys, Scripts, packAck, reportBatchCall } = require('@herald/store');
 const { startRedis } = require('@herald/test-support');
 
 const args = process.argv.slice(2);
@@ -53,17 +53,16 @@ async function seed(client) {
   await pipeline.exec();
 }
 
-/** One batch of `perBatch` acks from distinct clients, as the batcher builds it. */
+/** One batch of `perBatch` acks from distinct clients, as the batcher builds it (report-batch.lua's packed form). */
 function batch(n) {
-  const k = [];
-  const a = [];
+  const messages = new Map();
   for (let i = 0; i < perBatch; i++) {
     const id = 1 + ((n * perBatch + i) % MESSAGES);
     const platform = i % 2 ? 'android' : 'ios';
-    k.push(keys.message(NSP, id), keys.acks(NSP, id, platform));
-    a.push('a', `${NSP}#u${n}-${i}#${platform}-x`, platform);
+    if (!messages.has(id)) messages.set(id, { deliveries: [], acks: [] });
+    messages.get(id).acks.push(packAck(platform, Date.now(), `${NSP}#u${n}-${i}#${platform}-x`));
   }
-  return { keys: k, args: a };
+  return reportBatchCall(keys, NSP, messages, 200, 'bench');
 }
 
 /** Runs `send` for one batch every batchMs on an absolute timeline; `send` resolves once the batch is applied. */
@@ -104,7 +103,7 @@ async function main() {
       await redis.flushall();
       await seed(redis);
       const scripts = new Scripts(redis);
-      results.push(await drive('script (Herald)', redis, (b) => scripts.reportApply(b.keys, b.args)));
+      results.push(await drive('script (Herald)', redis, (b) => scripts.reportBatch(b.keys, b.args)));
       results.at(-1).counted = await counted(redis);
       redis.disconnect();
     }
@@ -122,7 +121,7 @@ async function main() {
       const worker = new Worker(
         'reports',
         async (job) => {
-          await scripts.reportApply(job.data.keys, job.data.args);
+          await scripts.reportBatch(job.data.keys, job.data.args);
           return job.data.n;
         },
         { connection: workerRedis, prefix: 'h:q', concurrency: 8, removeOnComplete: { count: 1000 }, removeOnFail: { count: 1000 } },

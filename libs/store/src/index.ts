@@ -14,6 +14,7 @@ export * from './namespace-cleanup';
 export * from './slot-pipeline';
 export * from './cached-namespace-store';
 export * from './message-timeline';
+export * from './report-batch';
 export * from './webservice-store';
 export * from './roomsync-keys';
 export * from './roomsync-history';

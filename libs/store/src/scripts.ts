@@ -68,6 +68,11 @@ export class Scripts {
     return this.call('reportApply', keys, args, true) as Promise<number>;
   }
 
+  /** A connector's report batch of one namespace, packed per message (report-batch.lua). */
+  reportBatch(keys: string[], args: Arg[]): Promise<number> {
+    return this.call('reportBatch', keys, args, true) as Promise<number>;
+  }
+
   roomJoin(keys: [string, string, string, string, string, string], clientId: string, userid: string, connection: string): Promise<number> {
     return this.call('roomJoin', keys, [clientId, userid, connection], false) as Promise<number>;
   }

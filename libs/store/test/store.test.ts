@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
 import { validatePushRequest } from '@herald/wire';
 import { PLATFORMS } from '@herald/wire';
-import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, verifyPassword } from '../src';
+import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, verifyPassword, packAck, packDelivery, reportBatchCall } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 
 let server: TestRedis;
@@ -52,15 +52,13 @@ describe('push-store', () => {
   });
 });
 
-describe('report-apply', () => {
+describe('report-batch and report-apply', () => {
   test('each client’s ack counts once, per platform; web counts in ackCount only', async () => {
     const messages = new MessageStore(redis, keys, scripts);
     const { id } = await messages.store('/demo', push('r1'));
-    const ack = (platform: 'web' | 'ios' | 'android', _cid: string) => [keys.message('/demo', id), keys.acks('/demo', id, platform)];
-    const applied = await scripts.reportApply(
-      [...ack('ios', 'c1'), ...ack('ios', 'c1'), ...ack('android', 'c2'), ...ack('web', 'c3'), keys.message('/demo', id), keys.message('/demo', id)],
-      ['a', 'c1', 'ios', 'a', 'c1', 'ios', 'a', 'c2', 'android', 'a', 'c3', 'web', 'o', 3, ''],
-    );
+    // A connector's batch: a delivery count, c1's ack twice, c2's and c3's.
+    const call = reportBatchCall(keys, '/demo', [[id, { deliveries: [packDelivery(1, 3)], acks: [packAck('ios', 2, 'c1'), packAck('ios', 3, 'c1'), packAck('android', 4, 'c2'), packAck('web', 5, 'c3')] }]], 200, 'conn');
+    const applied = await scripts.reportBatch(call.keys, call.args);
     expect(applied).toBe(4);
     expect(await messages.report('/demo', id)).toMatchObject({ ackCount: 3, ackIOSCount: 1, ackAndroidCount: 1, onlineClientCount: 3 });
     const detail = await messages.ackDetail('/demo', id, 1000);
@@ -99,12 +97,43 @@ describe('report-apply', () => {
     expect(await redis.dbsize()).toBe(0);
   });
 
+  test('a batch written twice (a retry after a lost reply) counts each ack once; clientIds keep any character', async () => {
+    const messages = new MessageStore(redis, keys, scripts);
+    const { id } = await messages.store('/demo', push('r1'));
+    const odd = '/demo#u:1 "x"\\#web-é:2';
+    const call = reportBatchCall(keys, '/demo', [[id, { deliveries: [], acks: [packAck('web', 7, odd), packAck('ios', 8, 'c2')] }]], 200, 'conn');
+    expect(await scripts.reportBatch(call.keys, call.args)).toBe(2);
+    expect(await scripts.reportBatch(call.keys, call.args)).toBe(0);
+    expect(await messages.report('/demo', id)).toMatchObject({ ackCount: 2, ackIOSCount: 1, ackAndroidCount: 0 });
+    expect(await redis.smembers(keys.acks('/demo', id, 'web'))).toEqual([odd]);
+    expect((await redis.lrange(keys.timeline('/demo', id), 0, -1)).map((e) => JSON.parse(e))).toEqual([
+      { at: 7, step: 'acked', clientId: odd, platform: 'web' },
+      { at: 8, step: 'acked', clientId: 'c2', platform: 'ios' },
+    ]);
+  });
+
+  test('a batch over several messages: each message its own counters; past the timeline cap only timelineDropped grows', async () => {
+    const messages = new MessageStore(redis, keys, scripts);
+    const a = (await messages.store('/demo', push('r1'))).id;
+    const b = (await messages.store('/demo', push('r1'))).id;
+    const acks = (n: number) => Array.from({ length: n }, (_, i) => packAck('android', i, `c${i}`));
+    // 250 entries for a: more than one RPUSH slice, 50 past the cap.
+    const call = reportBatchCall(keys, '/demo', [[a, { deliveries: [packDelivery(0, 249)], acks: acks(249) }], [b, { deliveries: [], acks: acks(3) }]], 200, 'conn');
+    expect(await scripts.reportBatch(call.keys, call.args)).toBe(253);
+    expect(await messages.report('/demo', a)).toMatchObject({ onlineClientCount: 249, ackCount: 249, ackAndroidCount: 249 });
+    expect(await messages.report('/demo', b)).toMatchObject({ onlineClientCount: 0, ackCount: 3, ackAndroidCount: 3 });
+    expect(await redis.llen(keys.timeline('/demo', a))).toBe(200);
+    expect(await redis.hget(keys.message('/demo', a), 'timelineDropped')).toBe('50');
+    expect(JSON.parse((await redis.lindex(keys.timeline('/demo', a), 0))!)).toEqual({ at: 0, step: 'delivered', connector: 'conn', sockets: 249 });
+    expect(await redis.pttl(keys.timeline('/demo', a))).toBeGreaterThan(0);
+  });
+
   test('updates for unknown or expired messages change nothing and create no key', async () => {
-    const applied = await scripts.reportApply(
-      [keys.message('/demo', 9), keys.acks('/demo', 9, 'web'), keys.message('/demo', 9), keys.message('/demo', 9)],
-      ['a', 'c1', 'web', 'o', 2, ''],
-    );
+    const call = reportBatchCall(keys, '/demo', [[9, { deliveries: [packDelivery(1, 2)], acks: [packAck('web', 1, 'c1')] }]], 200, 'conn');
+    const applied = await scripts.reportBatch(call.keys, call.args);
     expect(applied).toBe(0);
+    const other = await scripts.reportApply([keys.message('/demo', 9), keys.message('/demo', 9)], ['n', 1, 'apnsCount']);
+    expect(other).toBe(0);
     expect(await redis.dbsize()).toBe(0);
   });
 });
@@ -114,15 +143,8 @@ describe('ack detail', () => {
     const messages = new MessageStore(redis, keys, scripts);
     const { id } = await messages.store('/demo', push('r1'));
     const iosAcks = ['i1', 'i2', 'i3', 'i4', 'i5'];
-    const keysArgs: string[] = [];
-    const args: string[] = [];
-    for (const cid of iosAcks) {
-      keysArgs.push(keys.message('/demo', id), keys.acks('/demo', id, 'ios'));
-      args.push('a', cid, 'ios');
-    }
-    keysArgs.push(keys.message('/demo', id), keys.acks('/demo', id, 'android'));
-    args.push('a', 'a1', 'android');
-    expect(await scripts.reportApply(keysArgs, args)).toBe(6);
+    const call = reportBatchCall(keys, '/demo', [[id, { deliveries: [], acks: [...iosAcks.map((cid) => packAck('ios', 1, cid)), packAck('android', 1, 'a1')] }]], 200, 'conn');
+    expect(await scripts.reportBatch(call.keys, call.args)).toBe(6);
 
     const capped = await messages.ackDetail('/demo', id, 3);
     expect(capped.ios.truncated).toBe(true);
@@ -220,7 +242,8 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     // On a cluster the push script gets only {nsp} keys (PushService counts the audience and checks
     // the failed-authentication limit apart): counter, history, idempotency record.
     pushAccept: (n) => [[keys.messageSeq(n.nsp), keys.history(n.nsp), keys.idempotency(n.nsp, 'K-1{x}:y'), keys.message(n.nsp, 9007199254740991), `${keys.statPrefix(n.nsp)}m:202611231812`]],
-    reportApply: (n) => [PLATFORMS.flatMap((p) => [keys.message(n.nsp, 1), keys.acks(n.nsp, 1, p), keys.message(n.nsp, 2), keys.acks(n.nsp, 2, p)])],
+    reportApply: (n) => [[keys.message(n.nsp, 1), keys.apnsOutcomes(n.nsp, 1), keys.message(n.nsp, 2), keys.timeline(n.nsp, 2)]],
+    reportBatch: (n) => [reportBatchCall(keys, n.nsp, [[1, { deliveries: [], acks: [] }], [2, { deliveries: [], acks: [] }]], 200, 'c').keys],
     roomJoin: (n) =>
       PLATFORMS.map((p) => [
         keys.roomOnline(n.nsp, n.room),

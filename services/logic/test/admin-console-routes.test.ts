@@ -4,7 +4,7 @@
  * and the console's own files. On a real logic app and its own redis-server.
  */
 import { QUEUES, WebhookQueue, pushDeadLetter, type DisconnectWebhookJob } from '@herald/queues';
-import { ClientStore, Keys, RoomStore, Scripts, timelineUpdate } from '@herald/store';
+import { ClientStore, Keys, RoomStore, Scripts, packAck, packDelivery, reportBatchCall, timelineUpdate } from '@herald/store';
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -66,24 +66,18 @@ describe('POST /api/admin/push and the admin reports', () => {
 });
 
 describe('GET /api/admin/report/push/:id/timeline', () => {
-  test('starts with the accepted step and lists the steps written through report-apply, in time order', async () => {
+  test('starts with the accepted step and lists the steps written through report-batch, in time order', async () => {
     const { body: pushed } = await call('POST', '/api/admin/push?namespace=/demo', { room: 'r2', pushData: { n: 1 } });
     const report = (await call('GET', `/api/admin/report/push/${pushed.id}?namespace=/demo`)).body;
     const scripts = new Scripts(redis);
     // What a connector's report batch writes: a delivery count, then two acks of one client (the
-    // second is a repeat) and one of another, each with its timeline entry right after it.
+    // second is a repeat) and one of another, each with its time.
     const at = report.sendDate;
-    const updates: { keys: string[]; args: (string | number)[] }[] = [
-      { keys: [keys.message('/demo', pushed.id), keys.message('/demo', pushed.id)], args: ['o', 2, ''] },
-      timelineUpdate(keys, '/demo', pushed.id, { at: at + 5, step: 'delivered', connector: 'c1', sockets: 2 }, 10),
-      { keys: [keys.message('/demo', pushed.id), keys.acks('/demo', pushed.id, 'web')], args: ['a', '/demo#u1#web-a', 'web'] },
-      timelineUpdate(keys, '/demo', pushed.id, { at: at + 9, step: 'acked', clientId: '/demo#u1#web-a', platform: 'web' }, 10),
-      { keys: [keys.message('/demo', pushed.id), keys.acks('/demo', pushed.id, 'web')], args: ['a', '/demo#u1#web-a', 'web'] },
-      timelineUpdate(keys, '/demo', pushed.id, { at: at + 12, step: 'acked', clientId: '/demo#u1#web-a', platform: 'web' }, 10),
-      { keys: [keys.message('/demo', pushed.id), keys.acks('/demo', pushed.id, 'android')], args: ['a', '/demo#u2#android-b', 'android'] },
-      timelineUpdate(keys, '/demo', pushed.id, { at: at + 7, step: 'acked', clientId: '/demo#u2#android-b', platform: 'android' }, 10),
-    ];
-    await scripts.reportApply(updates.flatMap((u) => u.keys), updates.flatMap((u) => u.args));
+    const batch = reportBatchCall(keys, '/demo', [[pushed.id, {
+      deliveries: [packDelivery(at + 5, 2)],
+      acks: [packAck('web', at + 9, '/demo#u1#web-a'), packAck('web', at + 12, '/demo#u1#web-a'), packAck('android', at + 7, '/demo#u2#android-b')],
+    }]], 10, 'c1');
+    await scripts.reportBatch(batch.keys, batch.args);
 
     const timeline = await call('GET', `/api/admin/report/push/${pushed.id}/timeline?namespace=/demo`);
     expect(timeline).toEqual({
@@ -109,17 +103,9 @@ describe('GET /api/admin/report/push/:id/timeline', () => {
   test('the cap keeps the first entries and counts the others; the report counters stay exact', async () => {
     const { body: pushed } = await call('POST', '/api/admin/push?namespace=/demo', { room: 'r3', pushData: {} });
     const scripts = new Scripts(redis);
-    const keyList: string[] = [];
-    const args: (string | number)[] = [];
-    for (let i = 0; i < 5; i++) {
-      const clientId = `/demo#u${i}#web-x${i}`;
-      keyList.push(keys.message('/demo', pushed.id), keys.acks('/demo', pushed.id, 'web'));
-      args.push('a', clientId, 'web');
-      const t = timelineUpdate(keys, '/demo', pushed.id, { at: Date.now(), step: 'acked', clientId, platform: 'web' }, 3);
-      keyList.push(...t.keys);
-      args.push(...t.args);
-    }
-    await scripts.reportApply(keyList, args);
+    const acks = Array.from({ length: 5 }, (_, i) => packAck('web', Date.now(), `/demo#u${i}#web-x${i}`));
+    const batch = reportBatchCall(keys, '/demo', [[pushed.id, { deliveries: [], acks }]], 3, 'c1');
+    await scripts.reportBatch(batch.keys, batch.args);
     const timeline = (await call('GET', `/api/admin/report/push/${pushed.id}/timeline?namespace=/demo`)).body;
     expect(timeline.entries.map((e: { step: string }) => e.step)).toEqual(['accepted', 'acked', 'acked', 'acked']);
     expect(timeline.dropped).toBe(2);

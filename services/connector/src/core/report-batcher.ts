@@ -1,7 +1,7 @@
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import type { Platform } from '@herald/wire';
-import { TIMELINE_MAX_ENTRIES, timelineUpdate, type InboxStore, type Keys, type Scripts, type StoredTimelineEntry } from '@herald/store';
+import { TIMELINE_MAX_ENTRIES, packAck, packDelivery, reportBatchCall, type InboxStore, type Keys, type Scripts } from '@herald/store';
 import { Fifo } from './fifo';
 
 /** Tuning of the report batcher; defaults suit one connector with tens of thousands of sockets. */
@@ -42,19 +42,19 @@ export interface ReportBatcherOptions {
   readonly timelineMaxEntries?: number;
 }
 
-interface Update {
-  readonly id: number;
-  readonly kind: 'a' | 'o';
-  readonly value: string | number;
-  readonly platform: Platform | '';
-  /** The message's timeline entry for this update, written in the same script call. */
-  readonly timeline?: StoredTimelineEntry;
+/** One message's updates in a batch (packed: packDelivery, packAck). */
+interface MessageUpdates {
+  readonly deliveries: string[];
+  readonly acks: string[];
 }
 
 /** Updates of one namespace, written by one script call (all keys share its hash tag). */
 interface Batch {
   readonly namespace: string;
-  readonly updates: Update[];
+  /** Per message id, in the order first seen. */
+  readonly messages: Map<number, MessageUpdates>;
+  /** Updates in the batch (deliveries and acks). */
+  size: number;
   /** When its first update was queued (`performance.now()`), for the report-apply lag metric. */
   readonly since: number;
 }
@@ -64,7 +64,7 @@ export type ReportPathState = 'ok' | 'behind' | 'down';
 
 /**
  * The ack path: acks and online delivery counts leave the socket handler at once and reach the
- * report in batches, one `report-apply` script call per namespace and batch (all keys of a
+ * report in batches, one `report-batch` script call per namespace and batch (all keys of a
  * namespace's reports share its hash tag). The script ignores unknown ids and counts each client's
  * ack once, so re-sending a batch after a failure is harmless.
  *
@@ -142,8 +142,8 @@ export class ReportBatcher {
 
   /** A client acknowledged message `id`. */
   ack(namespace: string, id: number, platform: Platform, clientId: string): void {
-    const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'acked' as const, clientId, platform } : undefined;
-    this.add(namespace, { id, kind: 'a', value: clientId, platform, ...(timeline && { timeline }) });
+    this.updates(namespace, id).acks.push(packAck(platform, Date.now(), clientId));
+    this.added(namespace);
     metrics.acked(namespace, id);
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
@@ -153,16 +153,25 @@ export class ReportBatcher {
   /** This connector wrote message `id` to `count` sockets. */
   delivered(namespace: string, id: number, count: number): void {
     if (count <= 0) return;
-    const timeline = this.timelineMax > 0 ? { at: Date.now(), step: 'delivered' as const, connector: this.connectorId, sockets: count } : undefined;
-    this.add(namespace, { id, kind: 'o', value: count, platform: '', ...(timeline && { timeline }) });
+    this.updates(namespace, id).deliveries.push(packDelivery(Date.now(), count));
+    this.added(namespace);
   }
 
-  private add(namespace: string, update: Update): void {
+  /** The open batch's updates of message `id` of `namespace`. */
+  private updates(namespace: string, id: number): MessageUpdates {
     let batch = this.open.get(namespace);
-    if (!batch) this.open.set(namespace, (batch = { namespace, updates: [], since: performance.now() }));
-    batch.updates.push(update);
+    if (!batch) this.open.set(namespace, (batch = { namespace, messages: new Map(), size: 0, since: performance.now() }));
+    let updates = batch.messages.get(id);
+    if (!updates) batch.messages.set(id, (updates = { deliveries: [], acks: [] }));
+    return updates;
+  }
+
+  /** One update joined the open batch of `namespace`: full batches leave, intake may pause. */
+  private added(namespace: string): void {
+    const batch = this.open.get(namespace)!;
+    batch.size++;
     this.pendingCount++;
-    if (batch.updates.length >= this.maxBatch) {
+    if (batch.size >= this.maxBatch) {
       this.open.delete(namespace);
       this.ready.push(batch);
       this.pump();
@@ -205,25 +214,14 @@ export class ReportBatcher {
   }
 
   private async write(batch: Batch): Promise<void> {
-    const { namespace, updates } = batch;
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const u of updates) {
-      const message = this.keys.message(namespace, u.id);
-      keys.push(message, u.kind === 'a' ? this.keys.acks(namespace, u.id, u.platform as Platform) : message);
-      args.push(u.kind, u.value, u.platform);
-      if (u.timeline) {
-        const update = timelineUpdate(this.keys, namespace, u.id, u.timeline, this.timelineMax);
-        keys.push(...update.keys);
-        args.push(...update.args);
-      }
-    }
+    const { namespace, size } = batch;
+    const { keys, args } = reportBatchCall(this.keys, namespace, batch.messages, this.timelineMax, this.connectorId);
     try {
-      await this.scripts.reportApply(keys, args);
-      metrics.reportApplied(updates.length, batch.since);
+      await this.scripts.reportBatch(keys, args);
+      metrics.reportApplied(size, batch.since);
       this.inFlight--;
-      this.pendingCount -= updates.length;
-      this.written += updates.length;
+      this.pendingCount -= size;
+      this.written += size;
       this.settle();
     } catch (error) {
       this.inFlight--;

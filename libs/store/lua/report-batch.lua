@@ -1,0 +1,121 @@
+--[[
+  Applies a connector's report batch of one namespace, grouped by message: online delivery counts
+  and client acks, with their timeline entries. The packed form of report-apply's 'o', 'a' and 't'
+  updates: one argument per ack instead of ten keys and arguments, and one counter update per
+  message instead of one per ack. Updates for messages that no longer exist (expired or unknown
+  ids) are ignored and never re-create a report; each client's ack counts once, so a batch written
+  twice (a retry after a lost reply) counts its acks once.
+
+  Input (five keys per message i):
+    KEYS[5i-4] message hash                ({nsp}:m:<id>)
+    KEYS[5i-3] ack set of web clients      ({nsp}:a:<id>:web)
+    KEYS[5i-2] ack set of android clients  ({nsp}:a:<id>:android)
+    KEYS[5i-1] ack set of ios clients      ({nsp}:a:<id>:ios)
+    KEYS[5i]   timeline list               ({nsp}:t:<id>)
+
+    ARGV[1] the most entries a timeline list may hold (0: write no entries)
+    ARGV[2] the connector's id, named by its 'delivered' entries
+    then, per message in KEYS' order:
+      the number of deliveries d, the number of acks n,
+      d deliveries '<at>:<sockets>' (this connector wrote the message to <sockets> sockets at <at>),
+      n acks '<p><at>:<clientId>' (p: w web, a android, i ios; at: ms since the epoch; the clientId
+      is everything after the first ':').
+
+  Output:
+    the number of updates that changed the report (deliveries, and acks of clients new to it)
+
+  Effects, per message that exists:
+    HINCRBY onlineClientCount by the deliveries' sockets; SADD each ack's clientId to its
+    platform's set, and for the new ones HINCRBY ackCount, ackAndroidCount, ackIOSCount once each;
+    the ack sets expire with the message. Timeline: an entry per delivery and per new ack, RPUSHed
+    while the list is shorter than the cap, else counted in timelineDropped on the message (the
+    counters stay exact either way); the list gets the message's TTL when this call creates it.
+    All keys share the {nsp} hash tag.
+]]
+local cap = tonumber(ARGV[1])
+local connector = cjson.encode(ARGV[2])
+local PLATFORM = { w = 'web', a = 'android', i = 'ios' }
+local SET = { w = 1, a = 2, i = 3 }
+local applied = 0
+local pos = 3
+for m = 1, #KEYS / 5 do
+  local base = 5 * (m - 1)
+  local msg = KEYS[base + 1]
+  local deliveries = tonumber(ARGV[pos])
+  local acks = tonumber(ARGV[pos + 1])
+  local first = pos + 2
+  pos = first + deliveries + acks
+  local ttl = redis.call('PTTL', msg)
+  if ttl ~= -2 then
+    local timeline = KEYS[base + 5]
+    local entries = {}
+    local sockets = 0
+    for i = first, first + deliveries - 1 do
+      local arg = ARGV[i]
+      local sep = string.find(arg, ':', 1, true)
+      local count = tonumber(string.sub(arg, sep + 1))
+      sockets = sockets + count
+      applied = applied + 1
+      if cap > 0 then
+        entries[#entries + 1] = '{"at":' .. string.sub(arg, 1, sep - 1) .. ',"step":"delivered","connector":' .. connector .. ',"sockets":' .. count .. '}'
+      end
+    end
+    local added = { 0, 0, 0 }
+    for i = first + deliveries, pos - 1 do
+      local arg = ARGV[i]
+      local sep = string.find(arg, ':', 1, true)
+      local p = string.sub(arg, 1, 1)
+      local set = SET[p]
+      local clientId = string.sub(arg, sep + 1)
+      if redis.call('SADD', KEYS[base + 1 + set], clientId) == 1 then
+        added[set] = added[set] + 1
+        applied = applied + 1
+        if cap > 0 then
+          entries[#entries + 1] = '{"at":' .. string.sub(arg, 2, sep - 1) .. ',"step":"acked","clientId":' .. cjson.encode(clientId) .. ',"platform":"' .. PLATFORM[p] .. '"}'
+        end
+      end
+    end
+    if sockets > 0 then
+      redis.call('HINCRBY', msg, 'onlineClientCount', sockets)
+    end
+    local total = added[1] + added[2] + added[3]
+    if total > 0 then
+      redis.call('HINCRBY', msg, 'ackCount', total)
+      if added[2] > 0 then
+        redis.call('HINCRBY', msg, 'ackAndroidCount', added[2])
+      end
+      if added[3] > 0 then
+        redis.call('HINCRBY', msg, 'ackIOSCount', added[3])
+      end
+      if ttl > 0 then
+        for s = 1, 3 do
+          if added[s] > 0 then
+            redis.call('PEXPIRE', KEYS[base + 1 + s], ttl)
+          end
+        end
+      end
+    end
+    if #entries > 0 then
+      local len = redis.call('LLEN', timeline)
+      local room = cap - len
+      if room < 0 then
+        room = 0
+      end
+      local keep = math.min(room, #entries)
+      -- RPUSH in slices: unpack() of thousands of values would overflow Lua's stack.
+      local i = 1
+      while i <= keep do
+        local last = math.min(keep, i + 99)
+        redis.call('RPUSH', timeline, unpack(entries, i, last))
+        i = last + 1
+      end
+      if keep > 0 and len == 0 and ttl > 0 then
+        redis.call('PEXPIRE', timeline, ttl)
+      end
+      if #entries > keep then
+        redis.call('HINCRBY', msg, 'timelineDropped', #entries - keep)
+      end
+    end
+  end
+end
+return applied
