@@ -24,7 +24,7 @@ export const systems = ['herald'];
 export function params(quick) {
   return quick
     ? { clients: 100, connectors: 1, generators: 1, drivers: 1, connections: 16, padBytes: 64, rate: 20, durationMs: 3000, drainTimeoutMs: 30_000, reportTimeoutMs: 30_000 }
-    : { clients: 1000, connectors: 1, generators: 2, drivers: 1, connections: 32, padBytes: 64, rate: 40, durationMs: 30_000, drainTimeoutMs: 300_000, reportTimeoutMs: 300_000 };
+    : { clients: 1000, connectors: 1, generators: 2, drivers: 1, connections: 32, padBytes: 64, rate: 80, durationMs: 30_000, drainTimeoutMs: 300_000, reportTimeoutMs: 300_000 };
 }
 
 export const fdNeeds = (p) => p.clients + 200;
