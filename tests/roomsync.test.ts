@@ -298,19 +298,30 @@ describe('protocol violations', () => {
 });
 
 describe('a connector crash', () => {
-  test('the users of a SIGKILLed connector leave rosters and stat once the reaper has run', async () => {
+  test('the users of a SIGKILLed connector leave rosters and stat once the reaper has run, and their rooms get remote_disconnect on every connector', async () => {
     const doomed = await stack.startConnector();
     const watcher = await member(0, 'cw', 'x1');
+    const other = await member(1, 'co', 'x1');
     const victim = await member(doomed, 'cv', 'x1');
-    expect(await watcher.nth('remote_join', 1)).toEqual({ uid: 'cv' });
+    const peeper = await member(doomed, 'cp', 'x1', true);
+    expect(await watcher.nth('remote_join', 2)).toEqual({ uid: 'cv' });
+    expect(await other.nth('remote_join', 2)).toEqual({ uid: 'cv' });
     await doomed.stop('SIGKILL');
     await until(async () => ((await redis.hget(keys.client(`${NS}#cv#web-cv`), 'disconnect_reason')) === 'connector lost' ? true : undefined), 10_000);
-    expect((await rest('/admin/monitor/room_users?roomId=x1')).body.data).toEqual({ users: [{ uid: 'cw' }] });
+    // The reaper (on either connector) announces the user to its room on both connectors, once;
+    // the dummy is not announced.
+    expect(await watcher.nth('remote_disconnect', 1)).toEqual({ uid: 'cv' });
+    expect(await other.nth('remote_disconnect', 1)).toEqual({ uid: 'cv' });
+    await barrier(watcher, other, 'after-reap');
+    expect(watcher.all('remote_disconnect')).toEqual([{ uid: 'cv' }]);
+    expect(other.all('remote_disconnect')).toEqual([{ uid: 'cv' }]);
+    expect((await rest('/admin/monitor/room_users?roomId=x1')).body.data.users.map((u: any) => u.uid).sort()).toEqual(['co', 'cw']);
     const late = await member(1, 'cl', 'x1');
     await barrier(watcher, late, 'after-crash');
-    expect(late.all('remote_join')).toEqual([{ uid: 'cw' }]);
-    expect((await rest('/admin/monitor/stat')).body.data.online_users.map((u: any) => u.uid).sort()).toEqual(['cl', 'cw']);
+    expect(late.all('remote_join').sort((x, y) => x.uid.localeCompare(y.uid))).toEqual([{ uid: 'co' }, { uid: 'cw' }]);
+    expect((await rest('/admin/monitor/stat')).body.data.online_users.map((u: any) => u.uid).sort()).toEqual(['cl', 'co', 'cw']);
     victim.close();
+    peeper.close();
   });
 });
 

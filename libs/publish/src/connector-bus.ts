@@ -1,5 +1,5 @@
 import type { Logger } from '@herald/log';
-import type { InterServerEvents, PushEnvelope, TransferNotice } from '@herald/wire';
+import type { InterServerEvents, PushEnvelope, RoomsyncNotice, TransferNotice } from '@herald/wire';
 import { isCluster, type Keys, type RedisClient } from '@herald/store';
 import { fillTemplate, packetTemplate, serverSideEmitPacket, type AdapterKind, type AdapterPacket, type PacketTemplate } from './adapter-packet';
 
@@ -60,5 +60,10 @@ export class ConnectorBus {
 
   transfer(notice: TransferNotice): void {
     this.send(notice.namespace, 'herald:transfer', notice);
+  }
+
+  /** A roomsync notice to every connector holding sockets of the namespace. */
+  roomsync(namespace: string, notice: RoomsyncNotice): void {
+    this.send(namespace, 'herald:roomsync', notice);
   }
 }

@@ -11,6 +11,8 @@ export interface RoomsyncUser {
   readonly uid: string | number;
   /** The room it is in, once it joined one. */
   readonly room?: string;
+  /** It joined that room as a dummy (invisible: nothing is announced about it). */
+  readonly dummy?: boolean;
 }
 
 /** A member of a roomsync room. */

@@ -1,5 +1,6 @@
 import type { Envelope } from './envelope';
 import type { AckPushPayload, EventAck, KickoutPayload, OkPayload, PushMessage, RoomsPayload } from './schemas';
+import type { RoomsyncNotice } from './protocols/roomsync';
 import type { WebserviceDelivery } from './protocols/webservice';
 
 /**
@@ -62,6 +63,8 @@ export interface InterServerEvents {
   'herald:transfer': (notice: TransferNotice) => void;
   /** Webservice protocol (seed 001): a message stored in device queues, for those devices' sockets. */
   'herald:webservice': (delivery: WebserviceDelivery) => void;
+  /** Roomsync protocol (seed 000): a room's members are told of a user whose connector died. */
+  'herald:roomsync': (notice: RoomsyncNotice) => void;
 }
 
 /** The ack that every successful event with a callback receives. */

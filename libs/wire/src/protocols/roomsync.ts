@@ -91,3 +91,21 @@ export function roomsyncSettings(stored: Readonly<Record<string, unknown>> | und
     adminTokenHash: typeof s['admin_token'] === 'string' ? s['admin_token'] : undefined,
   });
 }
+
+/**
+ * What a connector tells every connector about a roomsync room (inter-server event
+ * `herald:roomsync`): `disconnect` — the user's connection was on a connector that died, and the
+ * reaper ended it; each connector sends `remote_disconnect {uid}` to its sockets in the room.
+ */
+export interface RoomsyncNotice {
+  readonly kind: 'disconnect';
+  readonly room: string;
+  /** The uid as its client sent it (a number stays a number on the wire). */
+  readonly uid: string | number;
+}
+
+export function isRoomsyncNotice(value: unknown): value is RoomsyncNotice {
+  if (value === null || typeof value !== 'object') return false;
+  const notice = value as Record<string, unknown>;
+  return notice['kind'] === 'disconnect' && typeof notice['room'] === 'string' && (typeof notice['uid'] === 'string' || (typeof notice['uid'] === 'number' && Number.isFinite(notice['uid'])));
+}

@@ -1,12 +1,35 @@
+import { ConnectorBus } from '@herald/publish';
+import { isRoomsyncNotice, type StoredMessage } from '@herald/wire';
+import type { NamespaceSettings, RedisClient } from '@herald/store';
 import { anonymousIdentity } from '../../core/identify';
-import type { StoredMessage } from '@herald/wire';
-import type { NamespaceSettings } from '@herald/store';
+import type { ReapedClient } from '../../core/liveness';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
-import type { HeraldSocket } from '../../core/socket-data';
-import { bindSession, createState, stateOf } from './session';
+import { adapterRoom, type HeraldNamespace, type HeraldSocket } from '../../core/socket-data';
+import { bindSession, createState, stateOf, storesOf } from './session';
 
 /** Admitted sockets' namespace settings, until bind() creates their state. */
 const admitted = new WeakMap<HeraldSocket, NamespaceSettings>();
+
+const listening = new WeakSet<HeraldNamespace>();
+
+/**
+ * Listens, once per namespace object, to the roomsync notices of other connectors
+ * (`herald:roomsync`, through the adapter: every connector gets each, the sender too): a user of
+ * a dead connector is announced to this connector's sockets in its room as `remote_disconnect`.
+ */
+function listenForNotices(nsp: HeraldNamespace, core: CoreServices): void {
+  if (listening.has(nsp)) return;
+  listening.add(nsp);
+  (nsp.on as unknown as (event: string, listener: (notice: unknown) => void) => void)('herald:roomsync', (notice) => {
+    if (!isRoomsyncNotice(notice)) {
+      core.connector.logger.warn({ namespace: nsp.name }, 'malformed roomsync notice ignored');
+      return;
+    }
+    (nsp.local.to(adapterRoom(notice.room)) as unknown as { emit: (event: string, ...args: unknown[]) => boolean }).emit('remote_disconnect', { uid: notice.uid });
+  });
+}
+
+const buses = new WeakMap<RedisClient, ConnectorBus>();
 
 /**
  * The roomsync protocol (seed 000 "Always Online", docs/protocols/roomsync.md): seed clients
@@ -24,6 +47,7 @@ export const roomsyncProtocol: Protocol = Object.freeze({
   },
 
   bind(socket: HeraldSocket, core: CoreServices): void {
+    listenForNotices(socket.nsp, core);
     const state = createState(socket, admitted.get(socket)?.protocolSettings);
     admitted.delete(socket);
     bindSession(socket, core, state);
@@ -56,5 +80,21 @@ export const roomsyncProtocol: Protocol = Object.freeze({
 
   transferred(): void {
     // Seed clients know of no transfer notice.
+  },
+
+  /**
+   * A user's connector died: its presence entries go, and its room is told `remote_disconnect`
+   * on every connector, as if it had disconnected (the seed, one process, had no such case). A
+   * user that connected again since (another connection in the entry) or a dummy is not announced.
+   */
+  async reaped(client: ReapedClient, core: CoreServices): Promise<void> {
+    const { presence } = storesOf(core.redis, core.keys);
+    const user = await presence.user(client.namespace, client.userid);
+    if (!user || user.sid !== client.sid) return;
+    await presence.leave(client.namespace, user.room, user.uid, user.sid, true);
+    if (user.room === undefined || user.dummy) return;
+    let bus = buses.get(core.redis);
+    if (!bus) buses.set(core.redis, (bus = new ConnectorBus(core.redis, core.keys, core.connector.logger)));
+    bus.roomsync(client.namespace, { kind: 'disconnect', room: user.room, uid: user.uid });
   },
 });

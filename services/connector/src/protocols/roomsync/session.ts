@@ -61,7 +61,7 @@ interface Stores {
 }
 const storesByClient = new WeakMap<RedisClient, Stores>();
 
-function storesOf(redis: RedisClient, keys: Keys): Stores {
+export function storesOf(redis: RedisClient, keys: Keys): Stores {
   let stores = storesByClient.get(redis);
   if (!stores) {
     stores = { accounts: new RoomsyncAccounts(redis, keys), history: new RoomsyncHistory(redis, keys), presence: new RoomsyncPresence(redis, keys) };
@@ -192,7 +192,7 @@ export function bindSession(socket: HeraldSocket, core: CoreServices, state: Roo
       const dummy = Boolean(body['dummy']);
       state.dummy = dummy;
       await socket.join(adapterRoom(room));
-      const members = await presence.join(namespace, room, { sid: socket.id, uid: state.uid!, dummy }, { sid: socket.id, uid: state.uid! });
+      const members = await presence.join(namespace, room, { sid: socket.id, uid: state.uid!, dummy }, { sid: socket.id, uid: state.uid!, dummy });
       state.room = room;
       if (!socket.connected) return;
       emit('join', { status: 0, data: TEXTS.joinSuccess });
