@@ -46,12 +46,20 @@ export interface DeviceOutcome {
   readonly entry: StoredTimelineEntry;
 }
 
+/** The last answer of statPeriods and the minute it is for. */
+let lastPeriods: { minuteStart: number; periods: { minute: string; hour: string; day: string } } = { minuteStart: NaN, periods: { minute: '', hour: '', day: '' } };
+
 /** The minute, hour and day of a time in UTC, as the push counters name them. */
 export function statPeriods(at: number): { minute: string; hour: string; day: string } {
+  // Every push asks; the answer changes once a minute.
+  const minuteStart = at - (at % 60_000);
+  if (minuteStart === lastPeriods.minuteStart) return lastPeriods.periods;
   const iso = new Date(at).toISOString(); // 2026-11-22T02:07:31.000Z
   const day = iso.slice(0, 10).replace(/-/g, '');
   const hour = day + iso.slice(11, 13);
-  return { day, hour, minute: hour + iso.slice(14, 16) };
+  const periods = Object.freeze({ day, hour, minute: hour + iso.slice(14, 16) });
+  lastPeriods = { minuteStart, periods };
+  return periods;
 }
 
 const COUNTERS = ['onlineClientCount', 'ackCount', 'ackIOSCount', 'ackAndroidCount', 'apnsCount', 'apnsSuccessCount'] as const;

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
 import { validatePushRequest } from '@herald/wire';
 import { PLATFORMS } from '@herald/wire';
-import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, verifyPassword, packAck, packDelivery, reportBatchCall } from '../src';
+import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, verifyPassword, packAck, packDelivery, reportBatchCall, statPeriods } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 
 let server: TestRedis;
@@ -49,6 +49,18 @@ describe('push-store', () => {
 
   test('unknown ids have no report', async () => {
     expect(await new MessageStore(redis, keys, scripts).report('/demo', 42)).toBeNull();
+  });
+});
+
+describe('statPeriods', () => {
+  test('names the UTC minute, hour and day of any time, however the calls are ordered', () => {
+    const at = Date.UTC(2026, 10, 22, 23, 59, 30);
+    expect(statPeriods(at)).toEqual({ minute: '202611222359', hour: '2026112223', day: '20261122' });
+    expect(statPeriods(at + 29_000)).toEqual({ minute: '202611222359', hour: '2026112223', day: '20261122' });
+    expect(statPeriods(at + 30_000)).toEqual({ minute: '202611230000', hour: '2026112300', day: '20261123' });
+    // An earlier time after a later one (clocks of several callers).
+    expect(statPeriods(at - 31_000)).toEqual({ minute: '202611222358', hour: '2026112223', day: '20261122' });
+    expect(statPeriods(at)).toEqual({ minute: '202611222359', hour: '2026112223', day: '20261122' });
   });
 });
 
