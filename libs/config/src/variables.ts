@@ -166,6 +166,14 @@ export const VARIABLES = {
     defaultText: '`5000`',
     parse: integer(0, 3_600_000),
   },
+  redisCommandTimeoutMs: {
+    env: 'HERALD_REDIS_COMMAND_TIMEOUT_MS',
+    roles: ['logic'],
+    doc: "How long logic waits for Redis to answer one command of a request before it answers 503. A command in flight when logic's connection to Redis drops is failed, never sent again: a push whose answer was lost is stored once, not twice, and a retry with the same `Idempotency-Key` gets its answer (docs/reliability.md).",
+    default: 10000,
+    defaultText: '`10000`',
+    parse: integer(100, 600_000),
+  },
   duplicateClient: {
     env: 'HERALD_DUPLICATE_CLIENT',
     roles: ['connector'],

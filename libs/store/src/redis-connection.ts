@@ -28,6 +28,15 @@ export interface ConnectionOptions {
    * @default false
    */
   readonly shardedSubscribers?: boolean;
+  /**
+   * Each command is sent at most once: a command in flight when the connection drops fails
+   * instead of being sent again after the reconnect (ioredis' default, `autoResendUnfulfilledCommands`,
+   * would run a script whose reply was lost a second time — a push stored twice). The number is how
+   * long a command may wait for its reply (ioredis `commandTimeout`): it also settles the commands
+   * that ioredis 5 leaves pending when it drops them (redis/ioredis#2193).
+   * @default undefined (ioredis' defaults: resend, no timeout)
+   */
+  readonly atMostOnceTimeoutMs?: number;
 }
 
 /** True when the client talks to a Redis Cluster. */
@@ -42,6 +51,7 @@ export function createRedis(target: RedisTarget, options: ConnectionOptions): Re
     maxRetriesPerRequest: options.maxRetriesPerRequest === undefined ? 2 : options.maxRetriesPerRequest,
     // Reconnect quickly at first, then every second: Redis restarts should be invisible to clients.
     retryStrategy: (times) => Math.min(50 * times, 1000),
+    ...(options.atMostOnceTimeoutMs !== undefined && { autoResendUnfulfilledCommands: false, commandTimeout: options.atMostOnceTimeoutMs }),
   };
   const enableAutoPipelining = options.autoPipelining ?? false;
   if (target.kind === 'cluster') {

@@ -80,7 +80,9 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
   // of S3). BullMQ keeps a plain connection of its own, as its docs assume. Every authenticated
   // request reads its namespace's settings from memory (CachedNamespaceStore), kept coherent by the
   // namespace channel, which needs a subscriber connection of its own.
-  const redis = connect('herald-logic', { autoPipelining: true });
+  // At most once: a push script whose reply was lost with the connection must not run again
+  // (HERALD_REDIS_COMMAND_TIMEOUT_MS); the caller gets a 503 and may retry with its Idempotency-Key.
+  const redis = connect('herald-logic', { autoPipelining: true, atMostOnceTimeoutMs: config.redisCommandTimeoutMs });
   const queueConnection = connect('herald-logic-queue');
   const offline = new OfflineQueue(queueConnection, keys.queuePrefix());
   // The console's dead-letter replay; a BullMQ queue may share a connection (it never blocks).

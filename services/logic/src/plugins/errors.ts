@@ -12,7 +12,7 @@ export function isStoreUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|ETIMEDOUT|^OOM /.test(error.message)
+    /Connection is closed|ECONNREFUSED|ECONNRESET|Stream isn't writeable|LOADING|ETIMEDOUT|^OOM |^Command timed out/.test(error.message)
   );
 }
 
