@@ -62,7 +62,7 @@ function batch(n) {
     if (!messages.has(id)) messages.set(id, { deliveries: [], acks: [] });
     messages.get(id).acks.push(packAck(platform, Date.now(), `${NSP}#u${n}-${i}#${platform}-x`));
   }
-  return reportBatchCall(keys, NSP, messages, 200, 'bench');
+  return reportBatchCall(keys, NSP, `bench-${n}`, messages, 200, 'bench');
 }
 
 /** Runs `send` for one batch every batchMs on an absolute timeline; `send` resolves once the batch is applied. */

@@ -3,18 +3,22 @@
   and client acks, with their timeline entries. The packed form of report-apply's 'o', 'a' and 't'
   updates: one argument per ack instead of ten keys and arguments, and one counter update per
   message instead of one per ack. Updates for messages that no longer exist (expired or unknown
-  ids) are ignored and never re-create a report; each client's ack counts once, so a batch written
-  twice (a retry after a lost reply) counts its acks once.
+  ids) are ignored and never re-create a report. A batch is applied once: its mark is set with the
+  batch, and the same batch sent again (the connector's retry after a failed write, or ioredis
+  resending a command whose reply was lost) changes nothing — delivery counts and timeline
+  entries included; each client's ack counts once anyway.
 
-  Input (five keys per message i):
-    KEYS[5i-4] message hash                ({nsp}:m:<id>)
-    KEYS[5i-3] ack set of web clients      ({nsp}:a:<id>:web)
-    KEYS[5i-2] ack set of android clients  ({nsp}:a:<id>:android)
-    KEYS[5i-1] ack set of ios clients      ({nsp}:a:<id>:ios)
-    KEYS[5i]   timeline list               ({nsp}:t:<id>)
+  Input (one key, then five keys per message i):
+    KEYS[1]      the batch's mark          ({nsp}:rb:<connector>:<batch>)
+    KEYS[5i-3] message hash                ({nsp}:m:<id>)
+    KEYS[5i-2] ack set of web clients      ({nsp}:a:<id>:web)
+    KEYS[5i-1] ack set of android clients  ({nsp}:a:<id>:android)
+    KEYS[5i]   ack set of ios clients      ({nsp}:a:<id>:ios)
+    KEYS[5i+1] timeline list               ({nsp}:t:<id>)
 
     ARGV[1] the most entries a timeline list may hold (0: write no entries)
     ARGV[2] the connector's id, named by its 'delivered' entries
+    ARGV[3] how long the mark is kept, ms (a batch sent again later than that would count again)
     then, per message in KEYS' order:
       the number of deliveries d, the number of acks n,
       d deliveries '<at>:<sockets>' (this connector wrote the message to <sockets> sockets at <at>),
@@ -22,7 +26,8 @@
       is everything after the first ':').
 
   Output:
-    the number of updates that changed the report (deliveries, and acks of clients new to it)
+    the number of updates that changed the report (deliveries, and acks of clients new to it);
+    -1 when the batch was applied before (its mark exists): nothing changed
 
   Effects, per message that exists:
     HINCRBY onlineClientCount by the deliveries' sockets; SADD each ack's clientId to its
@@ -32,14 +37,17 @@
     counters stay exact either way); the list gets the message's TTL when this call creates it.
     All keys share the {nsp} hash tag.
 ]]
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[3]) then
+  return -1
+end
 local cap = tonumber(ARGV[1])
 local connector = cjson.encode(ARGV[2])
 local PLATFORM = { w = 'web', a = 'android', i = 'ios' }
 local SET = { w = 1, a = 2, i = 3 }
 local applied = 0
-local pos = 3
-for m = 1, #KEYS / 5 do
-  local base = 5 * (m - 1)
+local pos = 4
+for m = 1, (#KEYS - 1) / 5 do
+  local base = 1 + 5 * (m - 1)
   local msg = KEYS[base + 1]
   local deliveries = tonumber(ARGV[pos])
   local acks = tonumber(ARGV[pos + 1])

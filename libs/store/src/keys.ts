@@ -95,6 +95,14 @@ export class Keys {
     return `${this.nsTag(nsp)}:apns:${id}`;
   }
 
+  /**
+   * string marking a connector's report batch as applied (report-batch.lua), so that the same batch
+   * sent again (a retry, or ioredis resending a command whose reply was lost) changes nothing.
+   */
+  reportBatchMark(nsp: string, token: string): string {
+    return `${this.nsTag(nsp)}:rb:${token}`;
+  }
+
   /** list of one message's delivery timeline entries (JSON), capped, expiring with the message. */
   timeline(nsp: string, id: number | string): string {
     return `${this.nsTag(nsp)}:t:${id}`;

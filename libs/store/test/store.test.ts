@@ -69,7 +69,7 @@ describe('report-batch and report-apply', () => {
     const messages = new MessageStore(redis, keys, scripts);
     const { id } = await messages.store('/demo', push('r1'));
     // A connector's batch: a delivery count, c1's ack twice, c2's and c3's.
-    const call = reportBatchCall(keys, '/demo', [[id, { deliveries: [packDelivery(1, 3)], acks: [packAck('ios', 2, 'c1'), packAck('ios', 3, 'c1'), packAck('android', 4, 'c2'), packAck('web', 5, 'c3')] }]], 200, 'conn');
+    const call = reportBatchCall(keys, '/demo', 'batch-1', [[id, { deliveries: [packDelivery(1, 3)], acks: [packAck('ios', 2, 'c1'), packAck('ios', 3, 'c1'), packAck('android', 4, 'c2'), packAck('web', 5, 'c3')] }]], 200, 'conn');
     const applied = await scripts.reportBatch(call.keys, call.args);
     expect(applied).toBe(4);
     expect(await messages.report('/demo', id)).toMatchObject({ ackCount: 3, ackIOSCount: 1, ackAndroidCount: 1, onlineClientCount: 3 });
@@ -109,19 +109,27 @@ describe('report-batch and report-apply', () => {
     expect(await redis.dbsize()).toBe(0);
   });
 
-  test('a batch written twice (a retry after a lost reply) counts each ack once; clientIds keep any character', async () => {
+  test('a batch written twice (a retry, or a resend after a lost reply) is applied once; another batch repeating an ack counts it once; clientIds keep any character', async () => {
     const messages = new MessageStore(redis, keys, scripts);
     const { id } = await messages.store('/demo', push('r1'));
-    const odd = '/demo#u:1 "x"\\#web-é:2';
-    const call = reportBatchCall(keys, '/demo', [[id, { deliveries: [], acks: [packAck('web', 7, odd), packAck('ios', 8, 'c2')] }]], 200, 'conn');
-    expect(await scripts.reportBatch(call.keys, call.args)).toBe(2);
-    expect(await scripts.reportBatch(call.keys, call.args)).toBe(0);
-    expect(await messages.report('/demo', id)).toMatchObject({ ackCount: 2, ackIOSCount: 1, ackAndroidCount: 0 });
+    const odd = '/demo#u:1 "x"\\\\#web-é:2';
+    const call = reportBatchCall(keys, '/demo', 'conn-a:1', [[id, { deliveries: [packDelivery(6, 2)], acks: [packAck('web', 7, odd), packAck('ios', 8, 'c2')] }]], 200, 'conn');
+    expect(await scripts.reportBatch(call.keys, call.args)).toBe(3);
+    expect(await scripts.reportBatch(call.keys, call.args)).toBe(-1);
+    // Another batch with c2's ack again: not counted again, no second timeline entry.
+    const later = reportBatchCall(keys, '/demo', 'conn-a:2', [[id, { deliveries: [], acks: [packAck('ios', 9, 'c2')] }]], 200, 'conn');
+    expect(await scripts.reportBatch(later.keys, later.args)).toBe(0);
+    expect(await messages.report('/demo', id)).toMatchObject({ onlineClientCount: 2, ackCount: 2, ackIOSCount: 1, ackAndroidCount: 0 });
     expect(await redis.smembers(keys.acks('/demo', id, 'web'))).toEqual([odd]);
     expect((await redis.lrange(keys.timeline('/demo', id), 0, -1)).map((e) => JSON.parse(e))).toEqual([
+      { at: 6, step: 'delivered', connector: 'conn', sockets: 2 },
       { at: 7, step: 'acked', clientId: odd, platform: 'web' },
       { at: 8, step: 'acked', clientId: 'c2', platform: 'ios' },
     ]);
+    // The mark expires (10 minutes).
+    const ttl = await redis.pttl(keys.reportBatchMark('/demo', 'conn-a:1'));
+    expect(ttl).toBeGreaterThan(590_000);
+    expect(ttl).toBeLessThanOrEqual(600_000);
   });
 
   test('a batch over several messages: each message its own counters; past the timeline cap only timelineDropped grows', async () => {
@@ -130,7 +138,7 @@ describe('report-batch and report-apply', () => {
     const b = (await messages.store('/demo', push('r1'))).id;
     const acks = (n: number) => Array.from({ length: n }, (_, i) => packAck('android', i, `c${i}`));
     // 250 entries for a: more than one RPUSH slice, 50 past the cap.
-    const call = reportBatchCall(keys, '/demo', [[a, { deliveries: [packDelivery(0, 249)], acks: acks(249) }], [b, { deliveries: [], acks: acks(3) }]], 200, 'conn');
+    const call = reportBatchCall(keys, '/demo', 'batch-3', [[a, { deliveries: [packDelivery(0, 249)], acks: acks(249) }], [b, { deliveries: [], acks: acks(3) }]], 200, 'conn');
     expect(await scripts.reportBatch(call.keys, call.args)).toBe(253);
     expect(await messages.report('/demo', a)).toMatchObject({ onlineClientCount: 249, ackCount: 249, ackAndroidCount: 249 });
     expect(await messages.report('/demo', b)).toMatchObject({ onlineClientCount: 0, ackCount: 3, ackAndroidCount: 3 });
@@ -141,9 +149,11 @@ describe('report-batch and report-apply', () => {
   });
 
   test('updates for unknown or expired messages change nothing and create no key', async () => {
-    const call = reportBatchCall(keys, '/demo', [[9, { deliveries: [packDelivery(1, 2)], acks: [packAck('web', 1, 'c1')] }]], 200, 'conn');
+    const call = reportBatchCall(keys, '/demo', 'batch-4', [[9, { deliveries: [packDelivery(1, 2)], acks: [packAck('web', 1, 'c1')] }]], 200, 'conn');
     const applied = await scripts.reportBatch(call.keys, call.args);
     expect(applied).toBe(0);
+    // Only the batch's own mark is written.
+    await redis.del(call.keys[0]!);
     const other = await scripts.reportApply([keys.message('/demo', 9), keys.message('/demo', 9)], ['n', 1, 'apnsCount']);
     expect(other).toBe(0);
     expect(await redis.dbsize()).toBe(0);
@@ -155,7 +165,7 @@ describe('ack detail', () => {
     const messages = new MessageStore(redis, keys, scripts);
     const { id } = await messages.store('/demo', push('r1'));
     const iosAcks = ['i1', 'i2', 'i3', 'i4', 'i5'];
-    const call = reportBatchCall(keys, '/demo', [[id, { deliveries: [], acks: [...iosAcks.map((cid) => packAck('ios', 1, cid)), packAck('android', 1, 'a1')] }]], 200, 'conn');
+    const call = reportBatchCall(keys, '/demo', 'batch-5', [[id, { deliveries: [], acks: [...iosAcks.map((cid) => packAck('ios', 1, cid)), packAck('android', 1, 'a1')] }]], 200, 'conn');
     expect(await scripts.reportBatch(call.keys, call.args)).toBe(6);
 
     const capped = await messages.ackDetail('/demo', id, 3);
@@ -255,7 +265,7 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     // the failed-authentication limit apart): counter, history, idempotency record.
     pushAccept: (n) => [[keys.messageSeq(n.nsp), keys.history(n.nsp), keys.idempotency(n.nsp, 'K-1{x}:y'), keys.message(n.nsp, 9007199254740991), `${keys.statPrefix(n.nsp)}m:202611231812`]],
     reportApply: (n) => [[keys.message(n.nsp, 1), keys.apnsOutcomes(n.nsp, 1), keys.message(n.nsp, 2), keys.timeline(n.nsp, 2)]],
-    reportBatch: (n) => [reportBatchCall(keys, n.nsp, [[1, { deliveries: [], acks: [] }], [2, { deliveries: [], acks: [] }]], 200, 'c').keys],
+    reportBatch: (n) => [reportBatchCall(keys, n.nsp, 'batch-6', [[1, { deliveries: [], acks: [] }], [2, { deliveries: [], acks: [] }]], 200, 'c').keys],
     roomJoin: (n) =>
       PLATFORMS.map((p) => [
         keys.roomOnline(n.nsp, n.room),

@@ -73,7 +73,7 @@ describe('GET /api/admin/report/push/:id/timeline', () => {
     // What a connector's report batch writes: a delivery count, then two acks of one client (the
     // second is a repeat) and one of another, each with its time.
     const at = report.sendDate;
-    const batch = reportBatchCall(keys, '/demo', [[pushed.id, {
+    const batch = reportBatchCall(keys, '/demo', 'batch-1', [[pushed.id, {
       deliveries: [packDelivery(at + 5, 2)],
       acks: [packAck('web', at + 9, '/demo#u1#web-a'), packAck('web', at + 12, '/demo#u1#web-a'), packAck('android', at + 7, '/demo#u2#android-b')],
     }]], 10, 'c1');
@@ -104,7 +104,7 @@ describe('GET /api/admin/report/push/:id/timeline', () => {
     const { body: pushed } = await call('POST', '/api/admin/push?namespace=/demo', { room: 'r3', pushData: {} });
     const scripts = new Scripts(redis);
     const acks = Array.from({ length: 5 }, (_, i) => packAck('web', Date.now(), `/demo#u${i}#web-x${i}`));
-    const batch = reportBatchCall(keys, '/demo', [[pushed.id, { deliveries: [], acks }]], 3, 'c1');
+    const batch = reportBatchCall(keys, '/demo', 'batch-2', [[pushed.id, { deliveries: [], acks }]], 3, 'c1');
     await scripts.reportBatch(batch.keys, batch.args);
     const timeline = (await call('GET', `/api/admin/report/push/${pushed.id}/timeline?namespace=/demo`)).body;
     expect(timeline.entries.map((e: { step: string }) => e.step)).toEqual(['accepted', 'acked', 'acked', 'acked']);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '@herald/log';
 import { metrics } from '@herald/metrics';
 import type { Platform } from '@herald/wire';
@@ -51,6 +52,8 @@ interface MessageUpdates {
 /** Updates of one namespace, written by one script call (all keys share its hash tag). */
 interface Batch {
   readonly namespace: string;
+  /** Unique to the batch, the same for every attempt to write it (its mark in Redis). */
+  readonly token: string;
   /** Per message id, in the order first seen. */
   readonly messages: Map<number, MessageUpdates>;
   /** Updates in the batch (deliveries and acks). */
@@ -65,8 +68,9 @@ export type ReportPathState = 'ok' | 'behind' | 'down';
 /**
  * The ack path: acks and online delivery counts leave the socket handler at once and reach the
  * report in batches, one `report-batch` script call per namespace and batch (all keys of a
- * namespace's reports share its hash tag). The script ignores unknown ids and counts each client's
- * ack once, so re-sending a batch after a failure is harmless.
+ * namespace's reports share its hash tag). The script ignores unknown ids and applies each batch
+ * once (its mark), so re-sending a batch after a failure, or ioredis resending it after a lost
+ * reply, is harmless.
  *
  * No update is dropped: a failed batch is written again (after `retryMs`) until Redis takes it,
  * and when more than `maxPending` wait the connector stops reading its sockets instead of
@@ -84,6 +88,9 @@ export class ReportBatcher {
   /** Updates not yet written (open, ready, put back or in flight). */
   private pendingCount = 0;
   private inFlight = 0;
+  /** Batches opened so far, and what makes their tokens unique to this batcher. */
+  private batches = 0;
+  private readonly tokenPrefix = `${randomBytes(6).toString('hex')}:`;
   private readonly idle = new Set<() => void>();
   private readonly inboxWrites = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
@@ -160,7 +167,7 @@ export class ReportBatcher {
   /** The open batch's updates of message `id` of `namespace`. */
   private updates(namespace: string, id: number): MessageUpdates {
     let batch = this.open.get(namespace);
-    if (!batch) this.open.set(namespace, (batch = { namespace, messages: new Map(), size: 0, since: performance.now() }));
+    if (!batch) this.open.set(namespace, (batch = { namespace, token: `${this.tokenPrefix}${++this.batches}`, messages: new Map(), size: 0, since: performance.now() }));
     let updates = batch.messages.get(id);
     if (!updates) batch.messages.set(id, (updates = { deliveries: [], acks: [] }));
     return updates;
@@ -215,7 +222,7 @@ export class ReportBatcher {
 
   private async write(batch: Batch): Promise<void> {
     const { namespace, size } = batch;
-    const { keys, args } = reportBatchCall(this.keys, namespace, batch.messages, this.timelineMax, this.connectorId);
+    const { keys, args } = reportBatchCall(this.keys, namespace, batch.token, batch.messages, this.timelineMax, this.connectorId);
     try {
       await this.scripts.reportBatch(keys, args);
       metrics.reportApplied(size, batch.since);
