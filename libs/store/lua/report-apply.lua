@@ -43,6 +43,8 @@ local ttl = -2
 -- over the cap per message.
 local lengths = {}
 local dropped = {}
+-- Outcome hashes given the message's TTL in this call (once each, not once per device).
+local expiring = {}
 for i = 1, #KEYS / 2 do
   local msg = KEYS[2 * i - 1]
   local kind = ARGV[3 * i - 2]
@@ -59,8 +61,9 @@ for i = 1, #KEYS / 2 do
     elseif kind == 'r' then
       local outcomes = KEYS[2 * i]
       if redis.call('HSETNX', outcomes, ARGV[3 * i - 1], ARGV[3 * i]) == 1 then
-        if ttl > 0 then
+        if ttl > 0 and not expiring[outcomes] then
           redis.call('PEXPIRE', outcomes, ttl)
+          expiring[outcomes] = true
         end
         applied = applied + 1
       else

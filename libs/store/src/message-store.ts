@@ -1,7 +1,7 @@
 import { PLATFORMS, type Platform, type PushRequest } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
-import type { StoredTimelineEntry } from './message-timeline';
+import { timelineUpdate, type StoredTimelineEntry } from './message-timeline';
 import type { Scripts } from './scripts';
 
 /** Seed `push_message_list_max_limit`: the history keeps the newest 1000 ids per namespace. */
@@ -44,6 +44,18 @@ export interface DeviceOutcome {
   /** Report counters this outcome raises (`apnsCount`, `apnsSuccessCount`, `apnsFailed:<kind>`). */
   readonly add: Readonly<Record<string, number>>;
   readonly entry: StoredTimelineEntry;
+}
+
+/** report-apply's `n` (raise a counter) and `s` (write a text field) updates of one message hash. */
+function pushFieldUpdates(message: string, add: Readonly<Record<string, number>>, set: Readonly<Record<string, string>>, keys: string[], args: (string | number)[]): void {
+  for (const [field, amount] of Object.entries(add)) {
+    keys.push(message, message);
+    args.push('n', amount, field);
+  }
+  for (const [field, text] of Object.entries(set)) {
+    keys.push(message, message);
+    args.push('s', text, field);
+  }
 }
 
 /** The last answer of statPeriods and the minute it is for. */
@@ -299,18 +311,10 @@ export class MessageStore {
    * Updates report fields of a message that still exists (an expired report is never re-created):
    * `add` raises counters, `set` writes text fields. One script call.
    */
-  async updateReport(namespace: string, id: number, add: Record<string, number>, set: Record<string, string> = {}): Promise<boolean> {
-    const message = this.keys.message(namespace, id);
+  async updateReport(namespace: string, id: number, add: Readonly<Record<string, number>>, set: Readonly<Record<string, string>> = {}): Promise<boolean> {
     const keys: string[] = [];
     const args: (string | number)[] = [];
-    for (const [field, amount] of Object.entries(add)) {
-      keys.push(message, message);
-      args.push('n', amount, field);
-    }
-    for (const [field, text] of Object.entries(set)) {
-      keys.push(message, message);
-      args.push('s', text, field);
-    }
+    pushFieldUpdates(this.keys.message(namespace, id), add, set, keys, args);
     if (keys.length === 0) return true;
     return (await this.scripts.reportApply(keys, args)) > 0;
   }
@@ -322,26 +326,20 @@ export class MessageStore {
    * nothing, so a batch run twice (a crashed worker's job taken over) counts every device once.
    * `set` writes text fields first.
    */
-  async recordOutcomes(namespace: string, id: number, devices: readonly DeviceOutcome[], set: Record<string, string>, timelineCap: number): Promise<void> {
+  async recordOutcomes(namespace: string, id: number, devices: readonly DeviceOutcome[], set: Readonly<Record<string, string>>, timelineCap: number): Promise<void> {
     const message = this.keys.message(namespace, id);
     const outcomes = this.keys.apnsOutcomes(namespace, id);
-    const timeline = this.keys.timeline(namespace, id);
     const keys: string[] = [];
     const args: (string | number)[] = [];
-    for (const [field, text] of Object.entries(set)) {
-      keys.push(message, message);
-      args.push('s', text, field);
-    }
+    pushFieldUpdates(message, {}, set, keys, args);
     for (const device of devices) {
       keys.push(message, outcomes);
       args.push('r', device.clientId, device.outcome);
-      for (const [field, amount] of Object.entries(device.add)) {
-        keys.push(message, message);
-        args.push('n', amount, field);
-      }
+      pushFieldUpdates(message, device.add, {}, keys, args);
       if (timelineCap > 0) {
-        keys.push(message, timeline);
-        args.push('t', JSON.stringify(device.entry), timelineCap);
+        const entry = timelineUpdate(this.keys, namespace, id, device.entry, timelineCap);
+        keys.push(...entry.keys);
+        args.push(...entry.args);
       }
     }
     if (keys.length > 0) await this.scripts.reportApply(keys, args);

@@ -274,7 +274,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     redis,
     keys,
     webhooks,
-    connector: { id, redisTarget: config.redis, logger },
+    connector: { id, redisTarget: config.redis, logger, bus },
   };
 
   const onConnection = (socket: HeraldSocket): void => {

@@ -1,6 +1,6 @@
 import type { Logger } from '@herald/log';
 import type { ProtocolName, StoredMessage, TransferNotice } from '@herald/wire';
-import type { PushService } from '@herald/publish';
+import type { ConnectorBus, PushService } from '@herald/publish';
 import type { ClientStore, InboxStore, Keys, NamespaceSettings, NamespaceStore, RedisClient } from '@herald/store';
 import type { WebhookQueue } from '@herald/queues';
 import type { RedisTarget } from '@herald/config';
@@ -85,6 +85,8 @@ export interface ConnectorContext {
   readonly redisTarget: RedisTarget;
   /** The connector's root logger (CoreServices#logger names the socket's client). */
   readonly logger: Logger;
+  /** What this connector tells every connector (inter-server events through the adapter's channel). */
+  readonly bus: ConnectorBus;
 }
 
 /**

@@ -1,6 +1,5 @@
-import { ConnectorBus } from '@herald/publish';
 import { isRoomsyncNotice, type StoredMessage } from '@herald/wire';
-import type { NamespaceSettings, RedisClient } from '@herald/store';
+import type { NamespaceSettings } from '@herald/store';
 import { anonymousIdentity } from '../../core/identify';
 import type { ReapedClient } from '../../core/liveness';
 import type { Admission, CoreServices, Encoded, Protocol } from '../../core/protocol';
@@ -28,8 +27,6 @@ function listenForNotices(nsp: HeraldNamespace, core: CoreServices): void {
     (nsp.local.to(adapterRoom(notice.room)) as unknown as { emit: (event: string, ...args: unknown[]) => boolean }).emit('remote_disconnect', { uid: notice.uid });
   });
 }
-
-const buses = new WeakMap<RedisClient, ConnectorBus>();
 
 /**
  * The roomsync protocol (seed 000 "Always Online", docs/protocols/roomsync.md): seed clients
@@ -93,8 +90,6 @@ export const roomsyncProtocol: Protocol = Object.freeze({
     if (!user || user.sid !== client.sid) return;
     await presence.leave(client.namespace, user.room, user.uid, user.sid, true);
     if (user.room === undefined || user.dummy) return;
-    let bus = buses.get(core.redis);
-    if (!bus) buses.set(core.redis, (bus = new ConnectorBus(core.redis, core.keys, core.connector.logger)));
-    bus.roomsync(client.namespace, { kind: 'disconnect', room: user.room, uid: user.uid });
+    core.connector.bus.roomsync(client.namespace, { kind: 'disconnect', room: user.room, uid: user.uid });
   },
 });
