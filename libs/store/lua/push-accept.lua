@@ -42,7 +42,8 @@
                                       here, or the error text of a refused PUBLISH (the push stays
                                       accepted: the offline step re-delivers a lost live copy)
 
-  Effects: nothing unless 'ok'. Then per push INCR the counter; HSET and EXPIRE the message hash;
+  Effects: nothing unless 'ok'. Then per push INCR the counter; HSET and EXPIRE the message hash
+  (only the push's own fields: the report counters start absent, HINCRBY creates them);
   LPUSH the id on the history and LTRIM it; INCR the three counters; PUBLISH head..id..tail. With an
   idempotency key, SET the record `<digest> <id>:<count>,...` with its TTL, in the same call, so a
   retry after a crash of the caller finds it. The writes come after every check.

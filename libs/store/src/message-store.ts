@@ -74,8 +74,6 @@ export function statPeriods(at: number): { minute: string; hour: string; day: st
   return periods;
 }
 
-const COUNTERS = ['onlineClientCount', 'ackCount', 'ackIOSCount', 'ackAndroidCount', 'apnsCount', 'apnsSuccessCount'] as const;
-
 /** A message hash as its report: numbers as numbers, pushData parsed. */
 function parseReport(namespace: string, h: Record<string, string>): MessageReport {
   const num = (field: string) => Number(h[field] ?? 0);
@@ -212,20 +210,19 @@ export class MessageStore {
         roomKey = roomKeys.get(key) ?? keyIndex(key);
         roomKeys.set(key, roomKey);
       }
+      // Only what the push says: the namespace is in the key, the counters start absent (HINCRBY
+      // creates them, parseReport reads an absent one as 0), `leaveMessage` is written when true.
       const fields: (string | number)[] = [
-        'namespace', namespace,
         'room', push.room,
         'pushData', JSON.stringify(push.pushData),
         'sendDate', sendDate,
         'expire', push.expire,
-        'leaveMessage', push.leaveMessage ? 'true' : 'false',
-        'result', '',
       ];
+      if (push.leaveMessage) fields.push('leaveMessage', 'true');
       if (push.apnsName !== undefined) fields.push('apnsName', push.apnsName);
       if (push.except !== undefined) fields.push('except', push.except);
       if (push.extra !== undefined) fields.push('extra', push.extra);
       if (from !== undefined) fields.push('from', from);
-      for (const counter of COUNTERS) fields.push(counter, 0);
       args.push(
         Math.ceil(push.expire * 3600),
         roomKey,
