@@ -1,5 +1,5 @@
 import type { LogicConfig } from '@herald/config';
-import type { Logger } from '@herald/log';
+import { requestLogger, type Logger } from '@herald/log';
 import { metrics, metricsOptions } from '@herald/metrics';
 import { ConnectorBus, PushService } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
@@ -105,6 +105,9 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     bodyLimit: BODY_LIMIT,
     // One debug line per request from the onResponse hook below instead of two info lines.
     logController: new LogController({ disableRequestLogging: true }),
+    // `{reqId}` added on the lines a request writes, not stringified for every request (pino's
+    // child did that through the redaction of every path: 5 % of logic's time in S3).
+    childLoggerFactory: (logger, bindings) => requestLogger(logger as Logger, bindings) as FastifyBaseLogger,
     // Behind nginx the client address is in X-Forwarded-For (deploy/nginx/herald.conf); only the
     // listed proxies may say so (HERALD_TRUSTED_PROXIES).
     trustProxy: [...config.trustedProxies],
