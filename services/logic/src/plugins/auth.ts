@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Errors, HeraldError } from '@herald/wire';
 import { verifyPassword, type Keys, type NamespaceSettings, type NamespaceStore, type RedisClient } from '@herald/store';
 import type { FastifyRequest } from 'fastify';
@@ -16,7 +16,7 @@ export function parseBasic(header: string | undefined): { user: string; password
 }
 
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /** Constant-time equality of two strings of any length (compares their SHA-256 digests). */
@@ -49,7 +49,7 @@ export class NamespaceAuth {
     }
     const { user, password } = credentials;
     const record = await this.namespaces.settings(user);
-    const cacheKey = record ? `${record.key}\u0000${digest(password).toString('base64')}` : '';
+    const cacheKey = record ? `${record.key}\u0000${hash('sha256', password, 'base64')}` : '';
     if (record?.passwordHash && this.verified.get(cacheKey) === record.updateDate) return record;
     await beforeSlowPath();
     if (!record) throw new HeraldError(Errors.NAMESPACE_NOT_FOUND);
