@@ -68,8 +68,8 @@ test('a client push whose reply was lost is stored and delivered once, and the s
   expect(await redis.get(keys.messageSeq(NSP))).toBe('2');
   expect(await redis.lrange(keys.history(NSP), 0, -1)).toEqual(['2', '1']);
 
-  // The sender retries: the push protocol has no idempotency key for client pushes (the seed had
-  // none), so the retry is stored as a new message, and the receiver sees the payload under two ids.
+  // The sender retries: the push protocol has no idempotency key for client pushes, so the retry is
+  // stored as a new message, and the receiver sees the payload under two ids.
   expect(await push(sender, { room: 'r', pushData: { n: 2 } })).toEqual({ status: 200, msg: 'ok', id: 3 });
   expect(await redis.get(keys.messageSeq(NSP))).toBe('3');
   expect(await redis.hget(keys.message(NSP, 3), 'pushData')).toBe('{"n":2}');
