@@ -6,53 +6,18 @@
  * Real processes: logic talks to a real redis-server through a TCP proxy that swallows the reply of
  * one push and drops the connection.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { Keys } from '@herald/store';
 import { startRedis, startService, type ServiceProcess, type TestRedis } from '@herald/test-support';
 import { basic } from './support/clients';
+import { startReplySwallowingProxy, type ReplySwallowingProxy } from './support/reply-swallowing-proxy';
 import { ADMIN, ADMIN_PASSWORD } from './support/stack';
 
 const keys = new Keys('h:');
 let server: TestRedis;
 let redis: Redis;
-let proxy: Server;
+let proxy: ReplySwallowingProxy;
 let logic: ServiceProcess;
-/** Set: the next client → Redis chunk that carries a push loses its reply, and its connection. */
-let armed = false;
-let swallowed = 0;
-const sockets = new Set<Socket>();
-
-function startProxy(target: number): Promise<number> {
-  proxy = createServer((client) => {
-    const upstream = connect(target, '127.0.0.1');
-    let mute = false;
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.on('data', (chunk) => {
-      upstream.write(chunk);
-      if (armed && chunk.includes('pushData')) {
-        armed = false;
-        swallowed++;
-        // Redis gets the command and runs it; its reply never reaches logic.
-        mute = true;
-        setTimeout(() => {
-          client.destroy();
-          upstream.destroy();
-        }, 100);
-      }
-    });
-    upstream.on('data', (chunk) => {
-      if (!mute) client.write(chunk);
-    });
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  return new Promise((resolve) => proxy.listen(0, '127.0.0.1', () => resolve((proxy.address() as { port: number }).port)));
-}
 
 async function api(path: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`http://127.0.0.1:${logic.port}${path}`, {
@@ -66,10 +31,10 @@ async function api(path: string, body: unknown, headers: Record<string, string> 
 beforeAll(async () => {
   server = await startRedis();
   redis = new Redis(server.url);
-  const port = await startProxy(server.port);
+  proxy = await startReplySwallowingProxy(server.port);
   logic = await startService('logic', {
     env: {
-      HERALD_REDIS_URL: `redis://127.0.0.1:${port}`,
+      HERALD_REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
       HERALD_ADMIN_PASSWORD: ADMIN_PASSWORD,
       HERALD_LOGIC_PORT: '0',
       HERALD_REDIS_COMMAND_TIMEOUT_MS: '1500',
@@ -79,8 +44,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   expect(await logic.stop()).toBe(0);
-  for (const s of sockets) s.destroy();
-  await new Promise((resolve) => proxy.close(resolve));
+  await proxy.close();
   await redis.quit();
   await server.stop();
 });
@@ -89,9 +53,9 @@ test('a push whose reply was lost is stored once and answered 503; the retry wit
   const first = await api('/api/auth/push', { room: 'r', pushData: { n: 1 } });
   expect(first).toEqual({ status: 200, body: { id: 1, expectAckCount: 0 } });
 
-  armed = true;
+  proxy.swallowNext('pushData');
   const lost = await api('/api/auth/push', { room: 'r', pushData: { n: 2 } }, { 'idempotency-key': 'order-2' });
-  expect(swallowed).toBe(1);
+  expect(proxy.swallowed).toBe(1);
   expect(lost).toEqual({ status: 503, body: { code: 'STORE_UNAVAILABLE', msg: expect.any(String) } });
   // Redis ran the script once: one message more, not two.
   expect(await redis.get(keys.messageSeq('/lost'))).toBe('2');

@@ -168,8 +168,8 @@ export const VARIABLES = {
   },
   redisCommandTimeoutMs: {
     env: 'HERALD_REDIS_COMMAND_TIMEOUT_MS',
-    roles: ['logic'],
-    doc: "How long logic waits for Redis to answer one command of a request before it answers 503. A command in flight when logic's connection to Redis drops is failed, never sent again: a push whose answer was lost is stored once, not twice, and a retry with the same `Idempotency-Key` gets its answer (docs/reliability.md).",
+    roles: ['connector', 'logic'],
+    doc: "How long logic, and a connector storing a client's push (the socket `push` event, chat messages), wait for Redis to answer one command before they answer 503 (`STORE_UNAVAILABLE`). A command in flight when that connection to Redis drops is failed, never sent again: a push whose answer was lost is stored once, not twice; a REST retry with the same `Idempotency-Key` gets its answer (docs/reliability.md).",
     default: 10000,
     defaultText: '`10000`',
     parse: integer(100, 600_000),

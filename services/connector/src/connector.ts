@@ -23,6 +23,7 @@ import {
   checkClusterVersion,
   closeRedis,
   createRedis,
+  type ConnectionOptions,
   type RedisClient,
 } from '@herald/store';
 import { Server } from 'socket.io';
@@ -85,20 +86,22 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   metrics.configure(metricsOptions('connector', config));
   const keys = Keys.of(config);
   const connections: [RedisClient, string][] = [];
-  const connect = (purpose: string, maxRetriesPerRequest?: number | null, shardedSubscribers?: boolean): RedisClient => {
-    const client = createRedis(config.redis, {
-      name: `herald-connector-${purpose}`,
-      ...(maxRetriesPerRequest !== undefined && { maxRetriesPerRequest }),
-      ...(shardedSubscribers !== undefined && { shardedSubscribers }),
-    });
+  const connect = (purpose: string, options: Omit<ConnectionOptions, 'name'> = {}): RedisClient => {
+    const client = createRedis(config.redis, { name: `herald-connector-${purpose}`, ...options });
     client.on('error', (err: Error) => logger.warn({ err: err.message, connection: purpose }, 'redis connection error'));
     connections.push([client, purpose]);
     return client;
   };
   const redis = connect('main');
   // The adapter needs its own connections: one subscribes (and can do nothing else), one publishes.
-  const pub = connect('pub', null);
-  const watchSub = connect('watch', null);
+  const pub = connect('pub', { maxRetriesPerRequest: null });
+  const watchSub = connect('watch', { maxRetriesPerRequest: null });
+  // The push script stores a new message each time it runs: a client push (and a chat message)
+  // whose reply was lost with the connection must not run again after the reconnect, which `main`
+  // would do (its room, client and report scripts are idempotent, and keep ioredis' resending). The
+  // sender gets STORE_UNAVAILABLE after HERALD_REDIS_COMMAND_TIMEOUT_MS instead (docs/decisions.md,
+  // "Replies lost with the connection to Redis").
+  const pushRedis = connect('push', { atMostOnceTimeoutMs: config.redisCommandTimeoutMs });
 
   const scripts = new Scripts(redis);
   const roomStore = new RoomStore(redis, keys, scripts);
@@ -127,7 +130,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const offline = new OfflineQueue(redis, keys.queuePrefix());
   const webhooks = new WebhookQueue(redis, keys.queuePrefix());
   const bus = new ConnectorBus(redis, keys, logger.child({ module: 'bus' }));
-  const push = new PushService(redis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
+  const push = new PushService(pushRedis, keys, bus, offline, { offlineDelayMs: config.offlineDelayMs }, logger.child({ module: 'push' }));
 
   const httpServer = createServer(plainHttp);
   const allowed = config.allowedOrigins;
@@ -139,7 +142,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
    */
   const subs: RedisClient[] = [];
   const servers: HeraldServer[] = config.socketPaths.map((entry, i) => {
-    const sub = connect(i === 0 ? 'sub' : `sub${entry.path}`, null, true);
+    const sub = connect(i === 0 ? 'sub' : `sub${entry.path}`, { maxRetriesPerRequest: null, shardedSubscribers: true });
     subs.push(sub);
     const server: HeraldServer = new Server({
       path: entry.path,
