@@ -20,7 +20,7 @@ import {
   type NamespaceSettings,
   type RedisClient,
 } from '@herald/store';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AuthFailures, NamespaceAuth, authenticateAdmin } from './plugins/auth';
 import { corsPlugin } from './plugins/cors';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors';
@@ -139,9 +139,12 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
     done(null, payload);
   });
 
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
-  });
+  // The level is fixed at start: at `info` no request pays for a hook that writes nothing.
+  if (logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', async (request, reply) => {
+      request.log.debug({ method: request.method, url: request.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    });
+  }
 
   void app.register(async (root) => {
     root.get(
@@ -162,9 +165,14 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
 
   void app.register(async (auth) => {
     auth.decorateRequest('namespace', undefined);
-    auth.addHook('onRequest', async (request) => {
-      const inRoute = request.routeOptions.config.authFailuresInRoute === true;
-      request.namespace = await failures.guard(request.ip, (beforeSlowPath) => namespaceAuth.authenticate(request, beforeSlowPath), inRoute);
+    // Each route's authentication hook knows its `authFailuresInRoute` from when it was declared
+    // (`request.routeOptions` builds a new object on every read).
+    auth.addHook('onRoute', (route) => {
+      const inRoute = route.config?.authFailuresInRoute === true;
+      const authenticate = async (request: FastifyRequest): Promise<void> => {
+        request.namespace = await failures.guard(request.ip, (beforeSlowPath) => namespaceAuth.authenticate(request, beforeSlowPath), inRoute);
+      };
+      route.onRequest = [authenticate, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
     });
     auth.post(
       '/api/auth/login',
