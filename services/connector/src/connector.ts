@@ -11,6 +11,7 @@ import { ConnectorBus, PushService, storedEnvelope } from '@herald/publish';
 import { OfflineQueue, WebhookQueue } from '@herald/queues';
 import type { Service } from '@herald/runtime';
 import {
+  CachedNamespaceStore,
   ClientStore,
   ConnectorRegistry,
   DEFAULT_MAX_CLIENT_ROOMS,
@@ -107,6 +108,13 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const roomStore = new RoomStore(redis, keys, scripts);
   const clients = new ClientStore(redis, keys, scripts);
   const namespaces = new NamespaceStore(redis, keys);
+  // The handshake path (the gate's namespace check and protocol choice, max_client_rooms on every
+  // room join, the protocol of a reaped client) reads settings from memory, kept coherent by the
+  // namespace channel on the watch's subscriber connection (both only SUBSCRIBE to that one channel
+  // and filter 'message' by it). What a socket does once admitted (client push, chat send, roomsync
+  // authentication, the watch's own re-read) reads `namespaces`, fresh: those must see a switch made
+  // behind the notice's back, or before it arrives (docs/decisions.md, "Namespace settings from memory").
+  const settings = new CachedNamespaceStore(redis, keys, watchSub);
   const inbox = new InboxStore(redis, keys, scripts);
   // Backpressure: above its bound the report path stops the reading of sockets (intake.ts).
   let intake: IntakeValve | undefined;
@@ -122,7 +130,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     {
       activityBroadcast: config.roomActivityBroadcast,
       connectorId: id,
-      maxClientRooms: async (namespace) => (await namespaces.settings(namespace))?.maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
+      maxClientRooms: async (namespace) => (await settings.settings(namespace))?.maxClientRooms ?? DEFAULT_MAX_CLIENT_ROOMS,
     },
     logger.child({ module: 'rooms' }),
   );
@@ -190,7 +198,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const registry = defaultRegistry(config.protocols);
   const gate = new HandshakeGate(
     registry,
-    namespaces,
+    settings,
     eviction,
     { duplicateClient: config.duplicateClient, callbackTimeoutMs: config.callbackTimeoutMs, callbackAllowPrivate: config.callbackAllowPrivate },
     logger.child({ module: 'handshake' }),
@@ -217,7 +225,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     logger.child({ module: 'liveness' }),
     dropAll,
     async (client) => {
-      const protocol = registry.get((await namespaces.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL);
+      const protocol = registry.get((await settings.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL);
       if (protocol?.reaped) await protocol.reaped(client, core);
     },
   );
@@ -348,6 +356,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       await Promise.all([offline.bull.waitUntilReady(), webhooks.bull.waitUntilReady()]);
       await liveness.start();
       for (const watch of watches) await watch.start();
+      await settings.start();
       return new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         // The accept queue holds what a busy event loop has not accepted yet (a reconnect storm
