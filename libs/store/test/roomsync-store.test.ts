@@ -28,11 +28,13 @@ const datas = async (room: string, offset = 0) => (await history.page(NS, room, 
 describe('RoomsyncHistory', () => {
   test('inserts in order, updates last-write-wins in write order (ties within a millisecond kept), ignored never paged', async () => {
     const now = Date.now();
-    await history.store(NS, 'a', 1, 'x', entry('x1'), retention, now);
-    await history.store(NS, 'a', 1, 'y', entry('y1'), retention, now);
-    await history.store(NS, 'a', 0, '', entry('i1'), retention, now);
-    await history.store(NS, 'a', 1, 'x', entry('x2'), retention, now);
-    await history.store(NS, 'a', 2, 'n', entry('ignored'), retention, now);
+    // Every entry stamped with `now`: entry()'s own clock could cross a second between two stores.
+    const at = (data: string) => entry(data, now / 1000);
+    await history.store(NS, 'a', 1, 'x', at('x1'), retention, now);
+    await history.store(NS, 'a', 1, 'y', at('y1'), retention, now);
+    await history.store(NS, 'a', 0, '', at('i1'), retention, now);
+    await history.store(NS, 'a', 1, 'x', at('x2'), retention, now);
+    await history.store(NS, 'a', 2, 'n', at('ignored'), retention, now);
     const ts = Math.floor(now / 1000);
     expect(await history.page(NS, 'a', 0)).toEqual({ data: [entry('i1', ts), entry('y1', ts), entry('x2', ts)], offset: 3, next: 0 });
     expect(await redis.llen(rk.ignored(NS, 'a'))).toBe(1);
