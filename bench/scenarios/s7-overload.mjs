@@ -116,6 +116,16 @@ export async function run(ctx) {
       const key = `${line.role}: ${line.msg}`;
       problems[key] = (problems[key] ?? 0) + 1;
     }
+    if (reports.acks < correctness.acksSent || reports.online < correctness.acksSent) {
+      // Inexact: what the connectors' report path said last (state, pending, in flight).
+      const said = system.logLines(30).filter((l) => l.role === 'connector' && /report/.test(String(l.msg)));
+      for (const line of said.slice(-8)) ctx.log(`  connector said: ${JSON.stringify(line)}`);
+      // Did the missing acks reach Redis' ack sets (a counting fault) or not (lost before)?
+      for (const { id, ackCount } of reports.examples) {
+        const members = await redis.scard(keys.acks(NAMESPACE, id, 'web'));
+        ctx.log(`  message ${id}: ackCount ${ackCount}, clients in its ack set ${members}`);
+      }
+    }
     result = { name: 'Herald', step, counts, correctness, last, reports, reportsQuietMs, reconnected: reconnected(before, after), maxOmem, problems };
   } finally {
     redis.disconnect();
