@@ -340,7 +340,14 @@ async function onlinePage() {
     );
   };
   await render();
-  refreshTimer = setInterval(() => { if (live.checked) render().catch((e) => status(e.message, 'error')); }, 2000);
+  // One render at a time: on a slow connection a refresh could otherwise overlap the previous one
+  // and its older answer land last, showing figures from before the newer ones.
+  let rendering = false;
+  refreshTimer = setInterval(() => {
+    if (!live.checked || rendering) return;
+    rendering = true;
+    render().catch((e) => status(e.message, 'error')).finally(() => { rendering = false; });
+  }, 2000);
   root.append(h('h1', {}, 'Online'), h('div', { class: 'row card' }, picker.element, h('label', { class: 'check' }, live, 'live refresh (2 s)')), body);
   return root;
 }
