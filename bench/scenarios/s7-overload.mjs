@@ -120,7 +120,7 @@ export async function run(ctx) {
       // Inexact: what the connectors' report path said last (state, pending, in flight).
       const said = system.logLines(30).filter((l) => l.role === 'connector' && /report/.test(String(l.msg)));
       for (const line of said.slice(-8)) ctx.log(`  connector said: ${JSON.stringify(line)}`);
-      // Did the missing acks reach Redis' ack sets (a counting fault) or not (lost before)?
+      // Did the missing acks reach Redis' ack sets (a counting fault) or not (lost before)? S7's clients are web.
       for (const { id, ackCount } of reports.examples) {
         const members = await redis.scard(keys.acks(NAMESPACE, id, 'web'));
         ctx.log(`  message ${id}: ackCount ${ackCount}, clients in its ack set ${members}`);

@@ -172,7 +172,7 @@ export function buildApp(config: LogicConfig, logger: Logger): FastifyInstance {
       const authenticate = async (request: FastifyRequest): Promise<void> => {
         request.namespace = await failures.guard(request.ip, (beforeSlowPath) => namespaceAuth.authenticate(request, beforeSlowPath), inRoute);
       };
-      route.onRequest = [authenticate, ...(route.onRequest === undefined ? [] : Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest])];
+      route.onRequest = [authenticate, ...[route.onRequest ?? []].flat()];
     });
     auth.post(
       '/api/auth/login',
