@@ -95,6 +95,26 @@ serve(
       return { ...result, elapsedMs: (nowUs() - startedAt) / 1000 };
     },
     counts: () => ({ ...tracker.counts(), disconnects }),
+    /**
+     * What the clients hold that the server has not got: packets in socket.io's send buffer
+     * (emitted while the client thought itself disconnected: sent only on reconnect), in
+     * engine.io's write buffer, and bytes in the WebSocket's buffer.
+     */
+    outbound() {
+      const held = { sendBuffer: 0, writeBuffer: 0, wsBufferedBytes: 0, clientsHolding: 0 };
+      for (const socket of sockets) {
+        if (!socket) continue;
+        const engine = socket.io.engine;
+        const send = socket.sendBuffer.length;
+        const write = engine?.writeBuffer?.length ?? 0;
+        const ws = engine?.transport?.ws?.bufferedAmount ?? 0;
+        held.sendBuffer += send;
+        held.writeBuffer += write;
+        held.wsBufferedBytes += ws;
+        if (send + write + ws > 0) held.clientsHolding++;
+      }
+      return held;
+    },
     snapshot: () => ({ ...tracker.snapshot(), disconnects }),
     finish: (args) => ({ ...tracker.finish(args), disconnects }),
     close() {

@@ -42,6 +42,11 @@ export async function startClients(system, { clients, generators, mode, rooms = 
         { unique: 0, duplicates: 0, unexpected: 0, acksSent: 0, lastAt: 0, disconnects: {} },
       );
     },
+    /** What the clients hold unsent (socket.io clients only; sio-clients.mjs `outbound`). */
+    async outbound() {
+      const parts = await group.all('outbound');
+      return parts.reduce((a, p) => Object.fromEntries(Object.keys(p).map((k) => [k, (a[k] ?? 0) + p[k]])), {});
+    },
     /** Counts and the latency histogram since the previous snapshot. */
     async snapshot() {
       const parts = await group.all('snapshot');

@@ -105,12 +105,20 @@ export async function run(ctx) {
     const last = Number((await redis.get(keys.messageSeq(NAMESPACE))) ?? 0);
     const quietStart = Date.now();
     let reports = await readReports(redis, keys, last, p.clients);
+    let saidAt = quietStart;
     while ((reports.acks < correctness.acksSent || reports.online < correctness.acksSent) && Date.now() - quietStart < p.reportTimeoutMs) {
       await sleep(250);
       reports = await readReports(redis, keys, last, p.clients);
+      if (Date.now() - saidAt >= 10_000) {
+        // Still counting or stuck: the figure every 10 s tells which.
+        saidAt = Date.now();
+        ctx.log(`  ${((saidAt - quietStart) / 1000).toFixed(0)} s quiet: ${fmt(reports.acks)} of ${fmt(correctness.acksSent)} acks counted, online ${fmt(reports.online)}; held by the clients ${JSON.stringify(await clients.outbound())}`);
+      }
     }
     const reportsQuietMs = Date.now() - quietStart;
     const after = await redisView(redis);
+    // The report path's largest backlog in its summary lines (the valve's bound is HERALD_REPORT_MAX_PENDING).
+    const maxPending = Math.max(0, ...system.logLines(30).filter((l) => l.role === 'connector' && typeof l.pending === 'number').map((l) => l.pending));
     const problems = {};
     for (const line of system.logLines(40)) {
       const key = `${line.role}: ${line.msg}`;
@@ -121,12 +129,13 @@ export async function run(ctx) {
       const said = system.logLines(30).filter((l) => l.role === 'connector' && /report/.test(String(l.msg)));
       for (const line of said.slice(-8)) ctx.log(`  connector said: ${JSON.stringify(line)}`);
       // Did the missing acks reach Redis' ack sets (a counting fault) or not (lost before)? S7's clients are web.
+      ctx.log(`  held by the clients, unsent: ${JSON.stringify(await clients.outbound())}`);
       for (const { id, ackCount } of reports.examples) {
         const members = await redis.scard(keys.acks(NAMESPACE, id, 'web'));
         ctx.log(`  message ${id}: ackCount ${ackCount}, clients in its ack set ${members}`);
       }
     }
-    result = { name: 'Herald', step, counts, correctness, last, reports, reportsQuietMs, reconnected: reconnected(before, after), maxOmem, problems };
+    result = { name: 'Herald', step, counts, correctness, last, reports, reportsQuietMs, reconnected: reconnected(before, after), maxOmem, maxPending, problems };
   } finally {
     redis.disconnect();
     await ctx.release(stopDrivers);
@@ -154,6 +163,7 @@ export async function run(ctx) {
       { label: 'reports with ackCount ≠ clients / onlineClientCount ≠ clients', get: () => `${r.reports.ackWrong} / ${r.reports.onlineWrong} of ${r.last}`, goal: () => `0 / 0 ${check(r.reports.ackWrong === 0 && r.reports.onlineWrong === 0)}` },
       { label: 'reports exact after (from the last delivery)', get: () => r.reportsQuietMs, unit: ' ms' },
       { label: 'client disconnects', get: () => JSON.stringify(r.correctness.disconnects) },
+      { label: 'largest report backlog logged (updates waiting)', get: () => r.maxPending },
       { label: 'connector Redis connections that reconnected', get: () => (r.reconnected.length ? r.reconnected.join(', ') : 'none') },
       { label: 'largest Redis output buffer seen (CLIENT LIST omem)', get: () => r.maxOmem, unit: ' B' },
       { label: 'CPU-µs per delivery + its ack (servers + Redis)', get: () => s.cpuUsPerDelivery },

@@ -392,6 +392,22 @@ export const VARIABLES = {
     defaultText: '`500000`',
     parse: integer(100, 100_000_000),
   },
+  pingIntervalMs: {
+    env: 'HERALD_PING_INTERVAL_MS',
+    roles: ['connector'],
+    doc: "How often a connector pings each socket.io v4 client (Engine.IO's `pingInterval`, also told to v2 clients, which ping the connector at that interval). A client that does not answer within `HERALD_PING_TIMEOUT_MS` is disconnected; while the connector has stopped reading its sockets (report backlog at its bound), it does not count their silence (docs/reliability.md, \"Above capacity\").",
+    default: 25_000,
+    defaultText: '`25000`',
+    parse: integer(100, 600_000),
+  },
+  pingTimeoutMs: {
+    env: 'HERALD_PING_TIMEOUT_MS',
+    roles: ['connector'],
+    doc: "How long a connector waits for a client's pong (v4) or next ping (v2, after `HERALD_PING_INTERVAL_MS`) before it closes the socket with `ping timeout` (Engine.IO's `pingTimeout`).",
+    default: 20_000,
+    defaultText: '`20000`',
+    parse: integer(100, 600_000),
+  },
   timelineMaxEntries: {
     env: 'HERALD_TIMELINE_MAX_ENTRIES',
     roles: ['connector', 'worker'],

@@ -157,6 +157,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
       adapter: adapterFor(config.redis, pub, sub, keys),
       allowEIO3: config.allowEio3,
       maxHttpBufferSize: config.maxPayloadBytes,
+      pingInterval: config.pingIntervalMs,
+      pingTimeout: config.pingTimeoutMs,
       cleanupEmptyChildNamespaces: true,
       ...(entry.namespace !== undefined && { parser: mappedParser(entry.namespace) }),
       // Sockets of a browser page carry an Origin; native apps send none and are not affected.
@@ -171,7 +173,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   });
   const io = servers[0]!;
 
-  intake = new IntakeValve(servers);
+  intake = new IntakeValve(servers, { pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs });
 
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -372,6 +374,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     },
     async close() {
       closing = true;
+      intake?.close();
       for (const watch of watches) watch.stop();
       for (const catchUp of catchUps) catchUp.stop();
       // Disconnect every socket (clients reconnect elsewhere) and stop accepting.
