@@ -64,10 +64,11 @@ export function createLogger(service: string, level: string, options: LoggerOpti
 }
 
 /**
- * A logger for one HTTP request, as fastify's `childLoggerFactory` (`{reqId}` on every line it
- * writes). Not `logger.child(bindings)`: pino stringifies a child's bindings when it is made,
- * through the redaction of every `*.` path (6 µs, measured), for each request even when it logs
- * nothing. This one costs an object; the bindings are added, and redacted, only on a line written.
+ * A logger for one HTTP request (fastify's `childLoggerFactory`, `{reqId}` on every line it
+ * writes) or one socket (`{clientId}`). Not `logger.child(bindings)`: pino stringifies a child's
+ * bindings when it is made, through the redaction of every `*.` path (6 µs, measured), and keeps
+ * the string, for each request or connection even when it logs nothing. This one costs an object;
+ * the bindings are added, and redacted, only on a line written.
  */
 export function requestLogger(logger: Logger, bindings: Readonly<Record<string, unknown>>): Logger {
   const child = Object.create(logger) as WithRequestBindings;

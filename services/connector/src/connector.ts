@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import type { ConnectorConfig } from '@herald/config';
-import type { Logger } from '@herald/log';
+import { requestLogger, type Logger } from '@herald/log';
 import { metrics, metricsOptions, serveMetrics } from '@herald/metrics';
 import { DEFAULT_PROTOCOL, userRoom } from '@herald/wire';
 import { ConnectorBus, PushService, storedEnvelope } from '@herald/publish';
@@ -292,7 +292,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
 
   const onConnection = (socket: HeraldSocket): void => {
     const { identity, protocol } = socket.data;
-    const log = logger.child({ clientId: identity.clientId });
+    // Its bindings are written only with a line (no per-connection child of pino: libs/log).
+    const log = requestLogger(logger, { clientId: identity.clientId });
     const services: CoreServices = { ...core, logger: log };
     void socket.join(clientRoom(identity.clientId));
     protocol.bind(socket, services);
