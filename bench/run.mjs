@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { liveChildren } from './lib/ipc.mjs';
-import { machineBusyShare } from './lib/procfs.mjs';
+import { cpuTicks, machineBusyShare, stealShare } from './lib/procfs.mjs';
 import { appendSection, machineInfo, machineLine, REPO_ROOT, REPORT_FILE, section } from './lib/report.mjs';
 
 const SCENARIOS = {
@@ -174,6 +174,7 @@ async function main() {
       return fn();
     };
     let outcome;
+    const ticksBefore = cpuTicks();
     try {
       outcome = await scenario.run({ params, quick: options.quick, systems, log, track, release });
     } catch (error) {
@@ -184,7 +185,10 @@ async function main() {
       continue;
     }
     await runCleanups();
-    console.log(`\n${outcome.body.trim()}\n`);
+    // A shared VM: time the hypervisor gave to other guests makes the same run slower.
+    const steal = stealShare(ticksBefore, cpuTicks());
+    outcome.body = `${outcome.body.trim()}\n\nCPU time stolen by the hypervisor during the run: ${(100 * steal).toFixed(1)} % of the machine's (other guests ran; a run with much steal is slower).`;
+    console.log(`\n${outcome.body}\n`);
     if (outcome.failed) failures++;
     if (options.write) {
       appendSection(section({ id: key, title: scenario.title, quick: options.quick, machine, params: { ...params, systems: systems.join(',') }, body: outcome.body, argv, startedAt }));

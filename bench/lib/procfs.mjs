@@ -67,6 +67,21 @@ export class CpuMeter {
   }
 }
 
+/** The machine's CPU time so far, from /proc/stat's first line (all cores, in ticks). */
+export function cpuTicks() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { steal: line[7] ?? 0, total: line.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Share of the machine's CPU time between two `cpuTicks()` that the hypervisor gave to other
+ * guests (steal): on a shared VM the same run is slower when it is high.
+ */
+export function stealShare(before, after) {
+  const total = after.total - before.total;
+  return total > 0 ? (after.steal - before.steal) / total : 0;
+}
+
 /**
  * Share of the machine's CPU (all cores) that was busy over `sampleMs`, from /proc/stat: printed
  * before a run so that a disturbed machine shows in the report.
