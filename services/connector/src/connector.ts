@@ -34,6 +34,7 @@ import { Eviction } from './core/eviction';
 import { HandshakeGate } from './core/handshake';
 import { Identification } from './core/identify';
 import { IntakeValve } from './core/intake';
+import { PingBeat } from './core/ping-beat';
 import { Liveness } from './core/liveness';
 import { NamespaceWatch } from './core/namespace-watch';
 import { ReportBatcher } from './core/report-batcher';
@@ -174,6 +175,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
   const io = servers[0]!;
 
   intake = new IntakeValve(servers, { pingIntervalMs: config.pingIntervalMs, pingTimeoutMs: config.pingTimeoutMs });
+  // v4 clients are pinged on a beat, not only after their last pong was read (ping-beat.ts).
+  const pingBeat = new PingBeat(servers, config.pingIntervalMs);
 
   const pending = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
@@ -376,6 +379,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     async close() {
       closing = true;
       intake?.close();
+      pingBeat.close();
       for (const watch of watches) watch.stop();
       for (const catchUp of catchUps) catchUp.stop();
       // Disconnect every socket (clients reconnect elsewhere) and stop accepting.
