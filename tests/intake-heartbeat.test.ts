@@ -9,39 +9,20 @@
  * every connection must live through the hold, every ack must be counted, and a push after it must
  * reach everyone.
  */
-import { Redis } from 'ioredis';
-import { Keys } from '@herald/store';
 import { until } from '@herald/test-support';
 import { basic, CLIENT_VERSIONS, clients, emitWithAck, type TestSocket } from './support/clients';
-import { ADMIN, startStack, type Stack } from './support/stack';
+import { reportCounts, useReportStack } from './support/report-stack';
+import { ADMIN } from './support/stack';
 
 const NS = '/held';
 const PASSWORD = 'held-pw';
 const PER_VERSION = 10;
 const PING_MS = 400;
-const keys = new Keys('h:');
 
-let stack: Stack;
-let redis: Redis;
-const sockets: TestSocket[] = [];
-
-beforeAll(async () => {
-  stack = await startStack({
-    connectors: 1,
-    env: { HERALD_REPORT_MAX_PENDING: '100', HERALD_PING_INTERVAL_MS: String(PING_MS), HERALD_PING_TIMEOUT_MS: String(PING_MS) },
-  });
-  redis = new Redis(stack.redis.url);
-}, 60_000);
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  redis?.disconnect();
-  const codes = await stack.stop();
-  expect(codes).toEqual([0, 0]);
-});
+const setup = useReportStack({ HERALD_REPORT_MAX_PENDING: '100', HERALD_PING_INTERVAL_MS: String(PING_MS), HERALD_PING_TIMEOUT_MS: String(PING_MS) });
 
 async function push(n: number): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${stack.logic.port}/api/auth/push`, {
+  const response = await fetch(`http://127.0.0.1:${setup.stack.logic.port}/api/auth/push`, {
     method: 'POST',
     headers: { authorization: basic(NS, PASSWORD), 'content-type': 'application/json' },
     body: JSON.stringify({ room: 'r', pushData: { n } }),
@@ -51,6 +32,7 @@ async function push(n: number): Promise<number> {
 }
 
 test('connections held by the intake valve longer than the ping timeout stay open and their acks count', async () => {
+  const { stack, redis, sockets } = setup;
   expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: NS, auth_passwd: PASSWORD } })).status).toBe(200);
   const port = stack.connectors[0]!.port;
   const members: { socket: TestSocket; received: number[]; unacked: number[]; disconnects: string[] }[] = [];
@@ -90,11 +72,7 @@ test('connections held by the intake valve longer than the ping timeout stay ope
   expect(heldForMs).toBeGreaterThan(4 * PING_MS);
 
   // Every ack sent during the hold is counted, every connection still delivers.
-  const readReports = async (list: number[]) => {
-    const pipeline = redis.pipeline();
-    for (const id of list) pipeline.hmget(keys.message(NS, id), 'ackCount', 'onlineClientCount');
-    return ((await pipeline.exec()) ?? []).map(([, v]) => (v as (string | null)[]).map((x) => Number(x ?? 0)));
-  };
+  const readReports = (list: number[]) => reportCounts(redis, NS, list);
   const allCounted = async (list: number[]) => ((await readReports(list)).every(([a, o]) => a === clientCount && o === clientCount) ? true : undefined);
   await until(() => allCounted(ids), 15_000).catch(() => undefined);
   expect(await readReports(ids)).toEqual(ids.map(() => [clientCount, clientCount]));

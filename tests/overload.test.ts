@@ -11,38 +11,23 @@
  * `Array.shift` starved the event loop until every client's ping timed out, and the pushes
  * published meanwhile reached no one (bench S7, docs/reliability.md "Above capacity").
  */
-import { Redis } from 'ioredis';
 import { io } from 'socket.io-client';
-import { Keys } from '@herald/store';
 import { until } from '@herald/test-support';
 import { basic, type TestSocket } from './support/clients';
-import { ADMIN, startStack, type Stack } from './support/stack';
+import { reportCounts, useReportStack } from './support/report-stack';
+import { ADMIN } from './support/stack';
 
 const NS = '/overload';
 const PASSWORD = 'overload-pw';
 const CLIENTS = 400;
 const RATE = 60; // pushes/s: 24 000 deliveries + 24 000 acks a second offered to one connector
 const SECONDS = 8;
-const keys = new Keys('h:');
 
-let stack: Stack;
-let redis: Redis;
-const sockets: TestSocket[] = [];
-
-beforeAll(async () => {
-  // A small bound, so that the pause below reaches it: intake must pause, not drop.
-  stack = await startStack({ connectors: 1, env: { HERALD_REPORT_MAX_PENDING: '500' } });
-  redis = new Redis(stack.redis.url);
-}, 60_000);
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  redis?.disconnect();
-  const codes = await stack.stop();
-  expect(codes).toEqual([0, 0]);
-});
+// A small bound, so that the pause below reaches it: intake must pause, not drop.
+const setup = useReportStack({ HERALD_REPORT_MAX_PENDING: '500' });
 
 test('a saturated connector with acking clients loses no push and its reports end exact', async () => {
+  const { stack, redis, sockets } = setup;
   expect((await stack.api('/api/admin/namespace/save', { auth: ADMIN, body: { key: NS, auth_passwd: PASSWORD } })).status).toBe(200);
   const port = stack.connectors[0]!.port;
   const received: Set<number>[] = [];
@@ -110,11 +95,7 @@ test('a saturated connector with acking clients loses no push and its reports en
   const wholePushesLost = accepted.filter((id) => received.every((ids) => !ids.has(id))).length;
 
   // Every ack sent (one per received push) ends in the reports.
-  const readReports = async () => {
-    const pipeline = redis.pipeline();
-    for (const id of accepted) pipeline.hmget(keys.message(NS, id), 'ackCount', 'onlineClientCount');
-    return ((await pipeline.exec()) ?? []).map(([, v]) => (v as (string | null)[]).map((x) => Number(x ?? 0)));
-  };
+  const readReports = () => reportCounts(redis, NS, accepted);
   await until(async () => ((await readReports()).every(([a, o]) => a === CLIENTS && o === CLIENTS) ? true : undefined), 60_000, 200).catch(() => undefined);
   const reports = await readReports();
   const logs = stack.connectors[0]!.logs;
