@@ -1,11 +1,11 @@
 import type { HeraldServer } from './socket-data';
 
 /**
- * The part of an engine.io socket the valve touches: its transport's WebSocket, its protocol
- * revision (3: socket.io v2 clients, 4: v3/v4), and — private in engine.io's typings — its
- * heartbeat deadline and packet writer.
+ * The part of an engine.io socket the valve and the ping beat touch: its transport's WebSocket,
+ * its protocol revision (3: socket.io v2 clients, 4: v3/v4), and — private in engine.io's
+ * typings — its heartbeat deadline and packet writer.
  */
-interface EngineSocketLike {
+export interface EngineSocketLike {
   readonly protocol: number;
   readonly readyState: string;
   readonly transport?: { readonly name?: string; readonly socket?: { pause?: () => void; resume?: () => void } };
@@ -13,6 +13,11 @@ interface EngineSocketLike {
   readonly pingTimeoutTimer?: { refresh(): unknown } | null;
   sendPacket?(type: 'ping' | 'pong'): void;
   on(event: 'upgrade' | 'close', listener: () => void): unknown;
+}
+
+/** Every engine.io connection of the servers (engine.io keeps them in `clients`, typed protected). */
+export function engineSockets(servers: readonly HeraldServer[]): EngineSocketLike[] {
+  return servers.flatMap((io) => Object.values((io.engine as unknown as { clients: Record<string, EngineSocketLike> }).clients));
 }
 
 export interface IntakeValveOptions {
@@ -89,7 +94,7 @@ export class IntakeValve {
     if (paused) {
       if (this.releasing) clearImmediate(this.releasing);
       this.releasing = undefined;
-      for (const socket of this.sockets()) if (!this.held.has(socket)) this.hold(socket);
+      for (const socket of engineSockets(this.servers)) if (!this.held.has(socket)) this.hold(socket);
       this.keepAlive ??= setInterval(() => this.keepHeartbeats(), this.keepEveryMs);
     } else this.release();
   }
@@ -102,10 +107,6 @@ export class IntakeValve {
     this.releasing = undefined;
   }
 
-  private sockets(): EngineSocketLike[] {
-    // engine.io keeps its connections in `clients` (id → socket), typed protected.
-    return this.servers.flatMap((io) => Object.values((io.engine as unknown as { clients: Record<string, EngineSocketLike> }).clients));
-  }
 
   private hold(socket: EngineSocketLike): void {
     const ws = socket.transport?.name === 'websocket' ? socket.transport.socket : undefined;

@@ -1,11 +1,5 @@
+import { engineSockets } from './intake';
 import type { HeraldServer } from './socket-data';
-
-/** The part of an engine.io socket the beat touches (`sendPacket` is private in engine.io's typings). */
-interface EngineSocketLike {
-  readonly protocol: number;
-  readonly readyState: string;
-  sendPacket?(type: 'ping'): void;
-}
 
 /**
  * Pings every v4 connection on a fixed beat. Engine.IO sends its next ping `pingInterval` after it
@@ -38,13 +32,8 @@ export class PingBeat {
   }
 
   private beat(): void {
-    for (const io of this.servers) {
-      // engine.io keeps its connections in `clients` (id → socket), typed protected.
-      const clients = (io.engine as unknown as { clients: Record<string, EngineSocketLike> }).clients;
-      for (const id in clients) {
-        const socket = clients[id]!;
-        if (socket.protocol >= 4 && socket.readyState === 'open') socket.sendPacket?.('ping');
-      }
+    for (const socket of engineSockets(this.servers)) {
+      if (socket.protocol >= 4 && socket.readyState === 'open') socket.sendPacket?.('ping');
     }
   }
 }
