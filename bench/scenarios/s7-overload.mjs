@@ -118,7 +118,8 @@ export async function run(ctx) {
     const reportsQuietMs = Date.now() - quietStart;
     const after = await redisView(redis);
     // The report path's largest backlog in its summary lines (the valve's bound is HERALD_REPORT_MAX_PENDING).
-    const maxPending = Math.max(0, ...system.logLines(30).filter((l) => l.role === 'connector' && typeof l.pending === 'number').map((l) => l.pending));
+    const connectorLines = system.logLines(30).filter((l) => l.role === 'connector');
+    const maxPending = Math.max(0, ...connectorLines.filter((l) => typeof l.pending === 'number').map((l) => l.pending));
     const problems = {};
     for (const line of system.logLines(40)) {
       const key = `${line.role}: ${line.msg}`;
@@ -126,7 +127,7 @@ export async function run(ctx) {
     }
     if (reports.acks < correctness.acksSent || reports.online < correctness.acksSent) {
       // Inexact: what the connectors' report path said last (state, pending, in flight).
-      const said = system.logLines(30).filter((l) => l.role === 'connector' && /report/.test(String(l.msg)));
+      const said = connectorLines.filter((l) => /report/.test(String(l.msg)));
       for (const line of said.slice(-8)) ctx.log(`  connector said: ${JSON.stringify(line)}`);
       // Did the missing acks reach Redis' ack sets (a counting fault) or not (lost before)? S7's clients are web.
       ctx.log(`  held by the clients, unsent: ${JSON.stringify(await clients.outbound())}`);

@@ -79,21 +79,11 @@ export class IntakeValve {
     }
   }
 
-  get isPaused(): boolean {
-    return this.paused;
-  }
-
-  /** Connections not being read right now. */
-  get heldCount(): number {
-    return this.held.size;
-  }
-
   set(paused: boolean): void {
     if (paused === this.paused) return;
     this.paused = paused;
     if (paused) {
-      if (this.releasing) clearImmediate(this.releasing);
-      this.releasing = undefined;
+      this.stopReleasing();
       for (const socket of engineSockets(this.servers)) if (!this.held.has(socket)) this.hold(socket);
       this.keepAlive ??= setInterval(() => this.keepHeartbeats(), this.keepEveryMs);
     } else this.release();
@@ -102,11 +92,14 @@ export class IntakeValve {
   /** Stops the heartbeat keeping (shutdown); held connections stay as they are. */
   close(): void {
     clearInterval(this.keepAlive);
-    if (this.releasing) clearImmediate(this.releasing);
     this.keepAlive = undefined;
-    this.releasing = undefined;
+    this.stopReleasing();
   }
 
+  private stopReleasing(): void {
+    if (this.releasing) clearImmediate(this.releasing);
+    this.releasing = undefined;
+  }
 
   private hold(socket: EngineSocketLike): void {
     const ws = socket.transport?.name === 'websocket' ? socket.transport.socket : undefined;
