@@ -110,6 +110,39 @@ test('oldest first; an expired entry is skipped without losing the others; ackPu
   back.socket.close();
 });
 
+test('an online client acking after the offline step leaves its inbox; an ack of a push without leaveMessage sends Redis no inbox removal', async () => {
+  const online = await connectClient(port(), '/off', { uuid: 'late1', platform: 'android' });
+  await emitWithAck(online.socket, 'joinRoom', 'late');
+  const inboxKey = keys.clientInbox(online.ok.clientId);
+  const kept = new Promise<any>((r) => online.socket.once('push', r));
+  const id1 = await push('late');
+  expect((await kept).id).toBe(id1);
+  // Not acked before the offline step: the step puts it in the (online) client's inbox.
+  expect(await offlineDone(id1)).toBe('inbox:1 apns:0');
+  expect(await redis.zrange(inboxKey, 0, -1)).toEqual([String(id1)]);
+
+  const monitor = await redis.monitor();
+  const zrems: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args[0]?.toLowerCase() === 'zrem' && args[1] === inboxKey) zrems.push(args.slice(2));
+  });
+  try {
+    const live = new Promise<any>((r) => online.socket.once('push', r));
+    const id2 = await push('late', { leaveMessage: false });
+    online.socket.emit('ackPush', { id: (await live).id });
+    await until(async () => ((await stack.api(`/api/auth/report/push/${id2}`, { auth: AUTH })).body.ackCount === 1 ? true : undefined));
+    // The late ack of the first push: its id leaves the inbox. Removals leave the connector in
+    // order on one connection, so one for id2 would have reached Redis before this one.
+    online.socket.emit('ackPush', { id: id1 });
+    await until(async () => ((await redis.zcard(inboxKey)) === 0 ? true : undefined));
+    await until(async () => (zrems.length > 0 ? true : undefined));
+    expect(zrems).toEqual([[String(id1)]]);
+  } finally {
+    monitor.disconnect();
+    online.socket.close();
+  }
+});
+
 test('one client with leaveMessage:false does not stop the others; ackers and except get nothing', async () => {
   const a = await member('grp1', 'android', ['grp']);
   const quiet = await member('grp2', 'android', ['grp'], { leaveMessage: false });

@@ -28,6 +28,7 @@ export function pushEnvelope(namespace: string, request: PushRequest, id: number
   return {
     message: { id, namespace, room: request.room, pushData: publicPushData(request.pushData), sendDate },
     ...(request.except !== undefined ? { except: request.except } : {}),
+    ...(request.leaveMessage ? {} : { inbox: false as const }),
   };
 }
 

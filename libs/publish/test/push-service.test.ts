@@ -98,7 +98,8 @@ test('a push is one command: the script stores it, counts its audience, and publ
     expect(commands).toEqual([expect.stringMatching(/^eval(sha)?$/)]);
     expect(result).toEqual({ id: 2, expectAckCount: 3 });
     await until(async () => (received.length === 1 ? true : undefined));
-    expect(received[0]).toEqual({ message: { id: 2, namespace: NSP, room: 'r1', pushData: { room: 'r1' }, sendDate: expect.any(Number) } });
+    // `inbox: false`: no inbox can hold a push without leaveMessage, so its acks clear none.
+    expect(received[0]).toEqual({ message: { id: 2, namespace: NSP, room: 'r1', pushData: { room: 'r1' }, sendDate: expect.any(Number) }, inbox: false });
     expect(await admin.hget(keys.message(NSP, 2), 'room')).toBe('r1');
     expect(await admin.lrange(keys.history(NSP), 0, -1)).toEqual(['2', '1']);
     // except: counted out of the audience, and carried in the envelope.

@@ -24,4 +24,11 @@ export interface Envelope {
   readonly message: StoredMessage;
   /** clientId excluded from the delivery, if any. */
   readonly except?: string;
+  /**
+   * `false` when no client's inbox can ever hold this message (a push without `leaveMessage`: only
+   * the offline step of a `leaveMessage` push writes push inboxes), so the connector does not send
+   * an inbox removal for each of its acks. Absent: every ack takes the id out of the client's inbox
+   * (chat, and an envelope of a logic of the previous version).
+   */
+  readonly inbox?: false;
 }

@@ -21,6 +21,8 @@ interface Delivery {
   /** The adapter room of the excluded client, if any. */
   readonly except: string | undefined;
   readonly at: number;
+  /** Whether a client's inbox may hold the message (envelope `inbox`): its acks clear it there. */
+  readonly inbox: boolean;
 }
 
 /**
@@ -48,12 +50,15 @@ export class Acks {
     this.maxEntries = options.maxEntries ?? 100_000;
   }
 
-  /** Message `id` of `namespace` was written to this connector's sockets in `room`, minus `except`. */
-  delivered(namespace: string, id: number, room: string, except: string | undefined): void {
+  /**
+   * Message `id` of `namespace` was written to this connector's sockets in `room`, minus `except`;
+   * `inbox`: whether clients' inboxes may hold it (false for a push without `leaveMessage`).
+   */
+  delivered(namespace: string, id: number, room: string, except: string | undefined, inbox = true): void {
     const at = this.now();
     const key = `${namespace}\n${id}`;
     this.deliveries.delete(key); // re-inserted last: the map stays in delivery order
-    this.deliveries.set(key, { room, except: except === undefined ? undefined : clientRoom(except), at });
+    this.deliveries.set(key, { room, except: except === undefined ? undefined : clientRoom(except), at, inbox });
     for (const [oldest, delivery] of this.deliveries) {
       if (this.deliveries.size <= this.maxEntries && at - delivery.at <= this.windowMs) break;
       this.deliveries.delete(oldest);
@@ -65,18 +70,25 @@ export class Acks {
     for (const id of ids) socket.data.offered.add(id);
   }
 
-  /** Counts the socket's ack of message `id` when it was sent to it; true when counted. */
+  /**
+   * Counts the socket's ack of message `id` when it was sent to it; true when counted. The id
+   * leaves the client's inbox too, unless the message can be in no inbox (a live push without
+   * `leaveMessage`): that saves Redis one removal per ack.
+   */
   ack(socket: HeraldSocket, id: number): boolean {
-    if (!this.targeted(socket, id)) return false;
+    const inbox = this.targeted(socket, id);
+    if (inbox === undefined) return false;
     const { namespace, platform, clientId } = socket.data.identity;
-    this.reports.ack(namespace, id, platform, clientId);
+    this.reports.ack(namespace, id, platform, clientId, inbox);
     return true;
   }
 
-  private targeted(socket: HeraldSocket, id: number): boolean {
+  /** Undefined when the message was not sent to the socket; else whether an inbox may hold it. */
+  private targeted(socket: HeraldSocket, id: number): boolean | undefined {
     if (socket.data.offered.has(id)) return true;
     const delivery = this.deliveries.get(`${socket.nsp.name}\n${id}`);
-    if (!delivery || this.now() - delivery.at > this.windowMs) return false;
-    return socket.rooms.has(delivery.room) && (delivery.except === undefined || !socket.rooms.has(delivery.except));
+    if (!delivery || this.now() - delivery.at > this.windowMs) return undefined;
+    const sent = socket.rooms.has(delivery.room) && (delivery.except === undefined || !socket.rooms.has(delivery.except));
+    return sent ? delivery.inbox : undefined;
   }
 }

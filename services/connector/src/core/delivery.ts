@@ -42,6 +42,6 @@ export function deliver(nsp: HeraldNamespace, envelope: Envelope, protocol: Prot
   (operator.emit as (event: string, ...args: unknown[]) => boolean)(event, ...args);
   reports.delivered(nsp.name, message.id, count);
   metrics.delivered(nsp.name, message.id, message.sendDate, count);
-  acks.delivered(nsp.name, message.id, room, except);
+  acks.delivered(nsp.name, message.id, room, except, envelope.inbox !== false);
   return count;
 }

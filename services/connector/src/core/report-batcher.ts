@@ -147,11 +147,12 @@ export class ReportBatcher {
     return this.state;
   }
 
-  /** A client acknowledged message `id`. */
-  ack(namespace: string, id: number, platform: Platform, clientId: string): void {
+  /** A client acknowledged message `id`; `inbox`: take it out of the client's inbox too. */
+  ack(namespace: string, id: number, platform: Platform, clientId: string, inbox = true): void {
     this.updates(namespace, id).acks.push(packAck(platform, Date.now(), clientId));
     this.added(namespace);
     metrics.acked(namespace, id);
+    if (!inbox) return;
     let ids = this.inboxAcks.get(clientId);
     if (!ids) this.inboxAcks.set(clientId, (ids = []));
     ids.push(id);
