@@ -44,12 +44,16 @@ export class ClientStore {
   async connected(clientId: string, connection: Connection): Promise<string[]> {
     const key = this.keys.client(clientId);
     const now = String(Date.now());
-    const [, , [, rooms]] = (await this.redis
-      .multi()
-      .hset(key, { ...connection, last_connect_time: now })
-      .hsetnx(key, 'first_connect_time', now)
-      .smembers(this.keys.clientRooms(clientId))
-      .exec()) as [unknown, unknown, [Error | null, string[]]];
+    // Three commands in flight at once (one round trip), not a MULTI: ioredis builds a pipeline
+    // object of several KiB per MULTI (a copy of every defined script's method), which outlives the
+    // round trip, gets promoted and dies in the old generation — about 6 KiB of old-space pages
+    // per connection left committed after a connect burst (docs/benchmarks.md, S1). The record needs
+    // no atomicity here: each command is idempotent and the set's SADD follows them.
+    const [, , rooms] = await Promise.all([
+      this.redis.hset(key, { ...connection, last_connect_time: now }),
+      this.redis.hsetnx(key, 'first_connect_time', now),
+      this.redis.smembers(this.keys.clientRooms(clientId)),
+    ]);
     await this.redis.sadd(this.keys.connectorClients(connection.connector), clientId);
     await this.presence(connection.namespace, clientId, connection.userid, 'on');
     return rooms;
