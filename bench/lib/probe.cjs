@@ -51,3 +51,27 @@ if (profileDir) {
     });
   });
 }
+
+/*
+ * BENCH_HEAP_SAMPLE_DIR=<dir>: V8's sampling heap profiler runs from the start, keeping the samples
+ * of objects that major GCs collected and dropping those minor GCs collected, and the process
+ * writes `<role>-<pid>.heapprofile` when it exits. Its sites are what outlived the young
+ * generation: what the process holds, and the garbage that was promoted before it died (old-space
+ * pages a burst leaves committed). Summarise with bench/lib/heap-sample-summary.mjs.
+ */
+const sampleDir = process.env.BENCH_HEAP_SAMPLE_DIR;
+if (sampleDir) {
+  const { Session } = require('node:inspector');
+  const { join, basename, dirname } = require('node:path');
+  mkdirSync(sampleDir, { recursive: true });
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.enable');
+  session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
+  const role = basename(dirname(dirname(process.argv[1] || 'unknown/dist/x')));
+  process.on('exit', () => {
+    session.post('HeapProfiler.stopSampling', (error, result) => {
+      if (!error) writeFileSync(join(sampleDir, `${role}-${process.pid}.heapprofile`), JSON.stringify(result.profile));
+    });
+  });
+}

@@ -95,6 +95,7 @@ export async function startHerald({ connectors = 1, logic = 1, worker = true, en
       // `--cpu-prof <dir>` of the bench: the probe profiles each service (lib/probe.cjs).
       ...(process.env.BENCH_CPU_PROF_DIR ? { BENCH_CPU_PROF_DIR: process.env.BENCH_CPU_PROF_DIR } : {}),
       ...(process.env.BENCH_HEAP_SNAPSHOT_DIR ? { BENCH_HEAP_SNAPSHOT_DIR: process.env.BENCH_HEAP_SNAPSHOT_DIR } : {}),
+      ...(process.env.BENCH_HEAP_SAMPLE_DIR ? { BENCH_HEAP_SAMPLE_DIR: process.env.BENCH_HEAP_SAMPLE_DIR } : {}),
       // `BENCH_HERALD_X=v` runs every Herald service with `HERALD_X=v` (e.g. BENCH_HERALD_METRICS=off
       // to measure what metrics cost); the services otherwise see only what the bench sets.
       ...Object.fromEntries(
