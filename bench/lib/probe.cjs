@@ -27,29 +27,34 @@ if (file) {
   });
 }
 
-/*
- * `npm run bench -- … --cpu-prof <dir>` (BENCH_CPU_PROF_DIR): `--cpu-prof` is not allowed in
- * NODE_OPTIONS, so the probe runs V8's sampling profiler through the inspector instead and writes
- * `<role>-<pid>.cpuprofile` when the process exits (a same-thread inspector session answers
- * synchronously, so this works inside an 'exit' listener).
+/**
+ * Runs an inspector profiler from now on (`start`: [method, params] posted in order) and, when the
+ * process exits, writes what `stop` answers to `<dir>/<role>-<pid>.<ext>` (a same-thread inspector
+ * session answers synchronously, so this works inside an 'exit' listener).
  */
-const profileDir = process.env.BENCH_CPU_PROF_DIR;
-if (profileDir) {
+function profileUntilExit(dir, ext, start, stop) {
   const { Session } = require('node:inspector');
   const { join, basename, dirname } = require('node:path');
   // The folder may not exist yet: an 'exit' listener's failed write would go unnoticed.
-  mkdirSync(profileDir, { recursive: true });
+  mkdirSync(dir, { recursive: true });
   const session = new Session();
   session.connect();
-  session.post('Profiler.enable');
-  session.post('Profiler.setSamplingInterval', { interval: 500 });
-  session.post('Profiler.start');
+  for (const [method, params] of start) session.post(method, params);
   const role = basename(dirname(dirname(process.argv[1] || 'unknown/dist/x')));
   process.on('exit', () => {
-    session.post('Profiler.stop', (error, result) => {
-      if (!error) writeFileSync(join(profileDir, `${role}-${process.pid}.cpuprofile`), JSON.stringify(result.profile));
+    session.post(stop, (error, result) => {
+      if (!error) writeFileSync(join(dir, `${role}-${process.pid}.${ext}`), JSON.stringify(result.profile));
     });
   });
+}
+
+/*
+ * `npm run bench -- … --cpu-prof <dir>` (BENCH_CPU_PROF_DIR): `--cpu-prof` is not allowed in
+ * NODE_OPTIONS, so the probe runs V8's sampling profiler through the inspector instead and writes
+ * `<role>-<pid>.cpuprofile` when the process exits.
+ */
+if (process.env.BENCH_CPU_PROF_DIR) {
+  profileUntilExit(process.env.BENCH_CPU_PROF_DIR, 'cpuprofile', [['Profiler.enable'], ['Profiler.setSamplingInterval', { interval: 500 }], ['Profiler.start']], 'Profiler.stop');
 }
 
 /*
@@ -59,19 +64,11 @@ if (profileDir) {
  * generation: what the process holds, and the garbage that was promoted before it died (old-space
  * pages a burst leaves committed). Summarise with bench/lib/heap-sample-summary.mjs.
  */
-const sampleDir = process.env.BENCH_HEAP_SAMPLE_DIR;
-if (sampleDir) {
-  const { Session } = require('node:inspector');
-  const { join, basename, dirname } = require('node:path');
-  mkdirSync(sampleDir, { recursive: true });
-  const session = new Session();
-  session.connect();
-  session.post('HeapProfiler.enable');
-  session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false });
-  const role = basename(dirname(dirname(process.argv[1] || 'unknown/dist/x')));
-  process.on('exit', () => {
-    session.post('HeapProfiler.stopSampling', (error, result) => {
-      if (!error) writeFileSync(join(sampleDir, `${role}-${process.pid}.heapprofile`), JSON.stringify(result.profile));
-    });
-  });
+if (process.env.BENCH_HEAP_SAMPLE_DIR) {
+  profileUntilExit(
+    process.env.BENCH_HEAP_SAMPLE_DIR,
+    'heapprofile',
+    [['HeapProfiler.enable'], ['HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: false }]],
+    'HeapProfiler.stopSampling',
+  );
 }
