@@ -54,7 +54,7 @@ export class Acks {
    * Message `id` of `namespace` was written to this connector's sockets in `room`, minus `except`;
    * `inbox`: whether clients' inboxes may hold it (false for a push without `leaveMessage`).
    */
-  delivered(namespace: string, id: number, room: string, except: string | undefined, inbox = true): void {
+  delivered(namespace: string, id: number, room: string, except: string | undefined, inbox: boolean): void {
     const at = this.now();
     const key = `${namespace}\n${id}`;
     this.deliveries.delete(key); // re-inserted last: the map stays in delivery order
