@@ -2,7 +2,7 @@ import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { RoomsyncKeys } from './roomsync-keys';
-import { Scripts } from './scripts';
+import { scriptCommand } from './scripts';
 
 const TOKEN_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -36,8 +36,7 @@ export class RoomsyncAccounts {
     keys: Keys,
   ) {
     this.rk = new RoomsyncKeys(keys);
-    new Scripts(redis);
-    this.call = (redis as unknown as Record<string, Call>)['roomsyncAccount']!.bind(redis);
+    this.call = scriptCommand(redis, 'roomsyncAccount') as Call;
   }
 
   /** A new user's token; undefined when the uid already has one (seed code 2). */

@@ -1,7 +1,7 @@
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { RoomsyncKeys } from './roomsync-keys';
-import { Scripts } from './scripts';
+import { scriptCommand } from './scripts';
 
 /** Seed 000's `msg` storage kinds: 0 insert (a list), 1 update (last write per msgId), 2 ignore. */
 export type RoomsyncStorage = 0 | 1 | 2;
@@ -37,13 +37,16 @@ export interface RoomsyncRetention {
  */
 export class RoomsyncHistory {
   private readonly rk: RoomsyncKeys;
+  private readonly storeScript: ReturnType<typeof scriptCommand>;
+  private readonly pageScript: ReturnType<typeof scriptCommand>;
 
   constructor(
     private readonly redis: RedisClient,
     keys: Keys,
   ) {
     this.rk = new RoomsyncKeys(keys);
-    new Scripts(redis);
+    this.storeScript = scriptCommand(redis, 'roomsyncStore');
+    this.pageScript = scriptCommand(redis, 'roomsyncPage');
   }
 
   private roomKeys(nsp: string, room: string): [string, string, string, string] {
@@ -53,7 +56,7 @@ export class RoomsyncHistory {
   /** Stores a message; `entry` is written with `ts` first (the script's age check reads it there). */
   async store(nsp: string, room: string, storage: RoomsyncStorage, msgId: string, entry: RoomsyncEntry, retention: RoomsyncRetention, now = Date.now()): Promise<void> {
     const json = `{"ts":${Math.floor(entry.ts)},"uid":${JSON.stringify(entry.uid ?? null)},"data":${JSON.stringify(entry.data)}}`;
-    await (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<number>>)['roomsyncStore']!(
+    await this.storeScript(
       ...this.roomKeys(nsp, room),
       storage,
       msgId,
@@ -70,7 +73,7 @@ export class RoomsyncHistory {
    */
   async page(nsp: string, room: string, offset: number): Promise<RoomsyncPage<RoomsyncEntry>> {
     const [ins, upd, order] = this.roomKeys(nsp, room);
-    const [inserts, updates] = (await (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<[string[], string[]]>>)['roomsyncPage']!(
+    const [inserts, updates] = (await this.pageScript(
       ins,
       upd,
       order,

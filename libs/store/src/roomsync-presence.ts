@@ -2,7 +2,7 @@ import { clientIdOf } from '@herald/wire';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { RoomsyncKeys } from './roomsync-keys';
-import { Scripts } from './scripts';
+import { scriptCommand } from './scripts';
 
 /** An authenticated roomsync connection, cluster-wide. */
 export interface RoomsyncUser {
@@ -43,8 +43,7 @@ export class RoomsyncPresence {
     private readonly keys: Keys,
   ) {
     this.rk = new RoomsyncKeys(keys);
-    new Scripts(redis);
-    this.call = (redis as unknown as Record<string, Call>)['roomsyncPresence']!.bind(redis);
+    this.call = scriptCommand(redis, 'roomsyncPresence') as Call;
   }
 
   /** Records the user online on this connection; resolves with the connection it replaces, if any. */

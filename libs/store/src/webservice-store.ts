@@ -1,6 +1,6 @@
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
-import { readScripts } from './scripts';
+import { SCRIPTS, runScript } from './scripts';
 
 /** One stored message of a device queue: its id and `[event, ...args]`. */
 export interface WebserviceEntry {
@@ -48,11 +48,6 @@ export class WebserviceStore {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
   ) {
-    for (const source of readScripts()) {
-      if (!(COMMANDS as readonly string[]).includes(source.command)) continue;
-      if (typeof (redis as unknown as Record<string, unknown>)[source.command] === 'function') continue;
-      redis.defineCommand(source.command, { numberOfKeys: source.numberOfKeys!, lua: source.lua });
-    }
   }
 
   /** `<prefix>{<nsp>}:ws:`: every key of the namespace's webservice state starts with it. */
@@ -62,8 +57,7 @@ export class WebserviceStore {
 
   private run(command: Command, namespace: string, args: (string | number)[]): Promise<unknown> {
     const base = this.base(namespace);
-    const fn = (this.redis as unknown as Record<Command, (...a: (string | number)[]) => Promise<unknown>>)[command];
-    return fn.call(this.redis, `${base}seq`, base, ...args);
+    return runScript(this.redis, SCRIPTS.get(command)!, [`${base}seq`], [base, ...args]);
   }
 
   /** A device connects: records the user's rooms, marks it connected, returns its queue (oldest first). */

@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '@herald/test-support';
 import { validatePushRequest } from '@herald/wire';
 import { PLATFORMS } from '@herald/wire';
-import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, verifyPassword, packAck, packDelivery, reportBatchCall, statPeriods } from '../src';
+import { HISTORY_LENGTH, INBOX_CAPACITY, InboxStore, Keys, MessageStore, NamespaceStore, RoomStore, RoomsyncKeys, Scripts, pipelineBySlot, readScripts, runScript, loadedScript, scriptCommand, verifyPassword, packAck, packDelivery, reportBatchCall, statPeriods } from '../src';
 const slot: (key: string) => number = require('cluster-key-slot');
 
 let server: TestRedis;
@@ -23,6 +23,40 @@ afterAll(async () => {
 beforeEach(() => redis.flushall());
 
 const push = (room: string, extra: Record<string, unknown> = {}) => validatePushRequest({ room, pushData: { n: 1 }, ...extra }, false);
+
+describe('runScript', () => {
+  const echo = loadedScript("return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}", 1);
+
+  test('runs a script Redis has not cached (EVALSHA, NOSCRIPT, EVAL) exactly once, then by its SHA-1 alone', async () => {
+    await redis.script('FLUSH');
+    await redis.config('RESETSTAT');
+    expect(await runScript(redis, echo, ['t:n'], ['a'])).toEqual(['t:n', 'a', 1]);
+    expect(await runScript(redis, echo, ['t:n'], ['b'])).toEqual(['t:n', 'b', 2]);
+    const stats = await redis.info('commandstats');
+    expect(/cmdstat_eval:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+    expect(/cmdstat_evalsha:calls=(\d+),.*failed_calls=(\d+)/.exec(stats)?.slice(1)).toEqual(['2', '1']);
+    // A server that lost its script cache (restart, SCRIPT FLUSH) runs it again, once.
+    await redis.script('FLUSH');
+    expect(await runScript(redis, echo, ['t:n'], ['c'])).toEqual(['t:n', 'c', 3]);
+  });
+
+  test('a script error reaches the caller as it is, and is not retried', async () => {
+    await redis.set('t:s', 'text');
+    await expect(runScript(redis, echo, ['t:s'], ['a'])).rejects.toThrow(/not an integer/);
+    expect(await redis.get('t:s')).toBe('text');
+  });
+
+  test('a call with the wrong number of keys is refused before it reaches Redis', async () => {
+    await expect(runScript(redis, echo, ['t:n', 't:m'], ['a'])).rejects.toThrow('script takes 1 keys, called with 2');
+    expect(await redis.exists('t:n', 't:m')).toBe(0);
+    expect(() => scriptCommand(redis, 'pushAccept')).toThrow(/fixed number of keys/);
+  });
+
+  test('the client carries no script methods, so its pipelines and MULTIs copy none', () => {
+    new Scripts(redis);
+    expect(Object.keys(redis.pipeline()).filter((name) => /accept|report|room/i.test(name))).toEqual([]);
+  });
+});
 
 describe('push-store', () => {
   test('stores the message and its zeroed report, with increasing ids and the message TTL', async () => {
