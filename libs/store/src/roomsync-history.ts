@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { RoomsyncKeys } from './roomsync-keys';
@@ -5,6 +6,12 @@ import { scriptCommand } from './scripts';
 
 /** Seed 000's `msg` storage kinds: 0 insert (a list), 1 update (last write per msgId), 2 ignore. */
 export type RoomsyncStorage = 0 | 1 | 2;
+
+/**
+ * How long a store call's mark is kept: the same call sent again within this time (ioredis resends
+ * a command whose reply was lost with the connection) stores nothing.
+ */
+export const ROOMSYNC_STORE_MARK_MS = 600_000;
 
 /** Seed 000's sync page size. */
 export const ROOMSYNC_PAGE_SIZE = 200;
@@ -53,18 +60,25 @@ export class RoomsyncHistory {
     return [this.rk.inserts(nsp, room), this.rk.updates(nsp, room), this.rk.updateOrder(nsp, room), this.rk.ignored(nsp, room)];
   }
 
-  /** Stores a message; `entry` is written with `ts` first (the script's age check reads it there). */
-  async store(nsp: string, room: string, storage: RoomsyncStorage, msgId: string, entry: RoomsyncEntry, retention: RoomsyncRetention, now = Date.now()): Promise<void> {
+  /**
+   * Stores a message; `entry` is written with `ts` first (the script's age check reads it there).
+   * Each call carries a mark of its own, so the call sent again after a lost reply stores nothing:
+   * resolves false then (the message was stored by the first run).
+   */
+  async store(nsp: string, room: string, storage: RoomsyncStorage, msgId: string, entry: RoomsyncEntry, retention: RoomsyncRetention, now = Date.now()): Promise<boolean> {
     const json = `{"ts":${Math.floor(entry.ts)},"uid":${JSON.stringify(entry.uid ?? null)},"data":${JSON.stringify(entry.data)}}`;
-    await this.storeScript(
+    const written = await this.storeScript(
       ...this.roomKeys(nsp, room),
+      this.rk.storeMark(nsp, randomBytes(9).toString('base64url')),
       storage,
       msgId,
       json,
       now,
       retention.maxMessages,
       retention.maxAgeS,
+      ROOMSYNC_STORE_MARK_MS,
     );
+    return written !== -1;
   }
 
   /**

@@ -41,6 +41,11 @@ export class RoomsyncKeys {
     return `${this.roomTag(nsp, room)}:ign`;
   }
 
+  /** The mark of one roomsync-store.lua call (`token` unique to the call): a resend changes nothing. */
+  storeMark(nsp: string, token: string): string {
+    return `${this.nsTag(nsp)}:mk:${token}`;
+  }
+
   /** hash uid → sha256 hex of the user's token. */
   tokens(nsp: string): string {
     return `${this.nsTag(nsp)}:tokens`;

@@ -157,8 +157,11 @@ describe('namespace clean-up', () => {
     await new NamespaceCleanup(redis, keys).clearData(NS);
     expect(await redis.keys(`rs:{${NS}}*`)).toEqual([]);
     const other = new RoomsyncKeys(keys);
-    expect((await redis.keys('rs:{/other}*')).sort()).toEqual(
+    const left = (await redis.keys('rs:{/other}*')).sort();
+    expect(left.filter((key) => !key.startsWith(other.storeMark('/other', '')))).toEqual(
       [other.inserts('/other', 'room 1'), other.updates('/other', 'room 1'), other.updateOrder('/other', 'room 1'), other.ignored('/other', 'room 1'), other.tokens('/other'), other.users('/other')].sort(),
     );
+    // One mark per store call, kept for a while (a resend of that call stores nothing).
+    expect(left.filter((key) => key.startsWith(other.storeMark('/other', '')))).toHaveLength(3);
   });
 });

@@ -325,7 +325,7 @@ describe('Redis Cluster: every script keeps its keys on one slot', () => {
     webserviceAck: (n) => [webserviceKeys(n)],
     webserviceBatchAck: (n) => [webserviceKeys(n)],
     // Roomsync (seed 000) room ids are any string: percent-encoded in key names (roomsync-keys.ts).
-    roomsyncStore: (n) => [n.room, '1000', 'a}{b|c:d 房间'].map((room) => [rk.inserts(n.nsp, room), rk.updates(n.nsp, room), rk.updateOrder(n.nsp, room), rk.ignored(n.nsp, room)]),
+    roomsyncStore: (n) => [n.room, '1000', 'a}{b|c:d 房间'].map((room) => [rk.inserts(n.nsp, room), rk.updates(n.nsp, room), rk.updateOrder(n.nsp, room), rk.ignored(n.nsp, room), rk.storeMark(n.nsp, 'AbC-9_x')]),
     roomsyncPage: (n) => [n.room, 'a}{b|c:d 房间'].map((room) => [rk.inserts(n.nsp, room), rk.updates(n.nsp, room), rk.updateOrder(n.nsp, room)]),
     roomsyncPresence: (n) => [n.room, '', 'a}{b|c:d'].map((room) => [rk.users(n.nsp), rk.room(n.nsp, room), rk.rooms(n.nsp)]),
     roomsyncAccount: (n) => [[rk.tokens(n.nsp)], [rk.authCount(n.nsp, n.userid)]],

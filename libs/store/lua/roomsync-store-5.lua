@@ -6,6 +6,7 @@
     KEYS[2] the room's update hash          ({nsp}:rs:h:<room>:upd)  msgId -> entry, last write wins
     KEYS[3] the room's update order         ({nsp}:rs:h:<room>:updz) msgId scored by write time (ms, strictly increasing)
     KEYS[4] the room's ignore list          ({nsp}:rs:h:<room>:ign)  kept apart, never synced
+    KEYS[5] this call's mark                ({nsp}:rs:mk:<token>)    unique to the call
     ARGV[1] storage: 0 insert, 1 update, 2 ignore
     ARGV[2] msgId (storage 1)
     ARGV[3] the entry, JSON that starts with {"ts":<unix s>,
@@ -13,15 +14,21 @@
     ARGV[5] history_max_messages: most entries kept per list (and msgIds in the update hash)
     ARGV[6] history_max_age_s: entries older than this are dropped; every key of the room expires
             this long after its last write
+    ARGV[7] how long the mark is kept, ms
 
   Output:
-    the length of the list or hash written
+    the length of the list or hash written; -1 when this call ran before (its mark exists): the
+    connector's connection sends a command again after a reconnect when its reply was lost, and
+    an RPUSH run twice would store the message twice
 
   Effects:
     RPUSH (0, 2) or HSET + ZADD (1); then drops, oldest first, what is over the count or older than
     the age (at most 1000 aged entries per call, the rest on the next write); PEXPIRE on the
-    room's keys that exist. One hash tag.
+    room's keys that exist; SET the mark first (NX, ARGV[7] ms). One hash tag.
 ]]
+if not redis.call('SET', KEYS[5], '1', 'NX', 'PX', ARGV[7]) then
+  return -1
+end
 local storage = ARGV[1]
 local max = tonumber(ARGV[5])
 local now = tonumber(ARGV[4])
