@@ -1,6 +1,6 @@
 import type { Keys } from './keys';
 import { NamespaceStore, type NamespaceChanges, type NamespaceSettings } from './namespace-store';
-import type { RedisClient } from './redis-connection';
+import { isCluster, type RedisClient } from './redis-connection';
 
 export interface NamespaceCacheOptions {
   /**
@@ -23,6 +23,25 @@ interface Entry {
   readonly at: number;
 }
 
+/** The part of ioredis' (internal) ClusterSubscriber this store reads. */
+interface ClusterSubscription {
+  getInstance(): { readonly status: string } | null;
+  readonly lastActiveSubscriber?: unknown;
+}
+
+/**
+ * On a Redis Cluster, the connection that holds the client's SUBSCRIBEs, once it has them all:
+ * ioredis' ClusterSubscriber keeps one connection to one node, and when it drops picks another node
+ * and subscribes again there, without any event on the Cluster (its 'close' and 'ready' are the
+ * cluster's). Undefined while there is none, or it is not ready, or its re-subscription is pending.
+ */
+function clusterSubscription(client: RedisClient): unknown {
+  const subscription = (client as unknown as { subscriber?: ClusterSubscription }).subscriber;
+  const instance = subscription?.getInstance();
+  if (!instance || instance.status !== 'ready' || subscription!.lastActiveSubscriber !== instance) return undefined;
+  return instance;
+}
+
 /**
  * The namespace store of a busy request path: `settings()` (read by every authenticated request,
  * so by every push) comes from memory, kept coherent by the namespace channel on which every save
@@ -33,7 +52,8 @@ interface Entry {
  *   own change at once;
  * - a change by another process drops the entry when its notice arrives (milliseconds);
  * - while the subscription is down (Redis restarting) notices may be lost, so the cache is emptied
- *   and bypassed until the channel is subscribed again;
+ *   and bypassed until the channel is subscribed again; on a Redis Cluster that includes the
+ *   subscription moving to another node (checked on every read: ioredis announces no such move);
  * - a read that raced with a notice is not stored (a generation counter), so a stale answer read
  *   just before a change cannot be kept after it.
  */
@@ -44,6 +64,8 @@ export class CachedNamespaceStore extends NamespaceStore {
   private generation = 0;
   private live = false;
   private readonly channel: string;
+  /** Redis Cluster: the connection that held the subscription when the cache went live. */
+  private watched: unknown;
 
   constructor(
     redis: RedisClient,
@@ -66,6 +88,7 @@ export class CachedNamespaceStore extends NamespaceStore {
 
   /** True while settings are served from memory (the namespace channel is subscribed). */
   get active(): boolean {
+    if (this.watched !== undefined) this.checkClusterSubscription();
     return this.live;
   }
 
@@ -75,6 +98,7 @@ export class CachedNamespaceStore extends NamespaceStore {
   }
 
   override async settings(nsp: string): Promise<NamespaceSettings | null> {
+    if (this.watched !== undefined) this.checkClusterSubscription();
     const now = Date.now();
     const hit = this.entries.get(nsp);
     if (this.live && hit && now - hit.at < this.maxAgeMs) return hit.value;
@@ -114,8 +138,23 @@ export class CachedNamespaceStore extends NamespaceStore {
     this.entries.clear();
   }
 
+  /**
+   * Redis Cluster: a subscription that moved to another node may have missed notices in between:
+   * forget everything, and serve from memory again once the new connection holds the channel.
+   */
+  private checkClusterSubscription(): void {
+    const current = clusterSubscription(this.subscriber);
+    if (current === this.watched) return;
+    this.suspend();
+    if (current !== undefined) {
+      this.watched = current;
+      this.live = true;
+    }
+  }
+
   private async subscribe(): Promise<void> {
     await this.subscriber.subscribe(this.channel);
+    if (isCluster(this.subscriber)) this.watched = clusterSubscription(this.subscriber) ?? null;
     // Subscribed: from now on every change is announced to us. Anything read before may be stale.
     this.generation++;
     this.entries.clear();

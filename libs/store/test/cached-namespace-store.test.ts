@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import { startRedis, until, type TestRedis } from '@herald/test-support';
+import { Cluster, Redis } from 'ioredis';
+import { startRedis, startRedisCluster, until, type TestRedis, type TestRedisCluster } from '@herald/test-support';
 import { CachedNamespaceStore, Keys, NamespaceStore } from '../src';
 
 let server: TestRedis;
@@ -85,4 +85,53 @@ test('an entry is read again from Redis after maxAgeMs, notice or not', async ()
   await silently('/aged', 'name', 'second');
   expect((await shortLived.settings('/aged'))?.name).toBe('first');
   await until(async () => ((await shortLived.settings('/aged'))?.name === 'second' ? true : undefined), 3000);
+});
+
+describe('on a Redis Cluster', () => {
+  let cluster: TestRedisCluster;
+  let clients: Cluster[];
+  let store: CachedNamespaceStore;
+  let clusterSubscriber: Cluster;
+  const connect = () => new Cluster(cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+    clients = [connect(), connect()];
+    clusterSubscriber = clients[1]!;
+    store = new CachedNamespaceStore(clients[0]!, keys, clusterSubscriber);
+    await store.start();
+    expect(store.active).toBe(true);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.quit()));
+    await cluster.stop();
+  });
+
+  test('a subscription that moved to another node (its connection dropped) leaves nothing stale behind', async () => {
+    const silentlyOn = (value: string) => clients[0]!.hset(keys.namespace('/moved'), 'name', value);
+    await silentlyOn('old');
+    expect((await store.settings('/moved'))?.name).toBe('old');
+    // ioredis' cluster subscriber is one connection to one node; when it drops, another node is
+    // picked and the channel subscribed there — no event on the Cluster. A notice published in
+    // between is lost: here the change is made with no notice at all.
+    await Promise.all(
+      cluster.nodes.map(async (node) => {
+        const admin = new Redis(node.url);
+        try {
+          await admin.client('KILL', 'TYPE', 'pubsub');
+        } finally {
+          admin.disconnect();
+        }
+      }),
+    );
+    await silentlyOn('new');
+    await until(async () => ((await store.settings('/moved'))?.name === 'new' ? true : undefined), 5000);
+    // Subscribed again: caching resumes, and notices work as before.
+    await until(async () => (store.active ? true : undefined));
+    expect((await store.settings('/moved'))?.name).toBe('new');
+    await silentlyOn('newer');
+    expect((await store.settings('/moved'))?.name).toBe('new');
+    await clients[0]!.publish(keys.namespaceChannel(), '/moved');
+    await until(async () => ((await store.settings('/moved'))?.name === 'newer' ? true : undefined));
+  });
 });
