@@ -1,8 +1,13 @@
 /*
  * S3 — REST push → single users: `clients` clients, each alone in its user room, pushes spread
  * round-robin over them. Measures REST and push→receive latency at a fixed rate (5 000/s), then
- * the highest rate sustained with zero loss (rising). Goals: ≥ 10 000 pushes/s; ≥ 0.5 × B-sio.
+ * the highest rate sustained with zero loss (rising). Goals: ≥ 10 000 pushes/s; ≥ 0.6 × B-sio
+ * (issue 13; issue 6 asked 0.5 ×).
  * `--batch N` sends Herald's pushes N at a time through `POST /api/auth/push/batch` (S3b compares).
+ * `--rounds N` measures every system N times, interleaved (Herald, B-sio, …, Herald, B-sio, …): on
+ * a shared VM each ceiling moves a step or two between runs minutes apart, so one run per system
+ * decides a ratio by chance. The tables then show each system's round with the median sustained
+ * rate (of an even count, the lower one), and every round's rate and ratio below them.
  */
 import { runRedisBenchmark } from '../baselines/b-redis.mjs';
 import { sleep } from '../lib/clock.mjs';
@@ -16,8 +21,8 @@ export const systems = ['herald', 'b-sio', 'b-ws'];
 
 export function params(quick) {
   return quick
-    ? { clients: 200, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 16, padBytes: 64, fixedRate: 500, fixedMs: 2000, start: 250, factor: 2, max: 2000, stepMs: 1500, drainTimeoutMs: 2000, p99LimitMs: 500, finalDrainMs: 5000, redisRequests: 20_000, batch: 0 }
-    : { clients: 5000, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 64, padBytes: 64, fixedRate: 5000, fixedMs: 10_000, start: 1000, factor: 1.25, max: 40_000, stepMs: 5000, drainTimeoutMs: 3000, p99LimitMs: 500, finalDrainMs: 30_000, redisRequests: 500_000, batch: 0 };
+    ? { clients: 200, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 16, padBytes: 64, fixedRate: 500, fixedMs: 2000, start: 250, factor: 2, max: 2000, stepMs: 1500, drainTimeoutMs: 2000, p99LimitMs: 500, finalDrainMs: 5000, redisRequests: 20_000, batch: 0, rounds: 1 }
+    : { clients: 5000, connectors: 2, logic: 1, generators: 2, drivers: 2, connections: 64, padBytes: 64, fixedRate: 5000, fixedMs: 10_000, start: 1000, factor: 1.25, max: 40_000, stepMs: 5000, drainTimeoutMs: 3000, p99LimitMs: 500, finalDrainMs: 30_000, redisRequests: 500_000, batch: 0, rounds: 1 };
 }
 
 export const fdNeeds = (p) => Math.ceil(p.clients / Math.min(p.connectors, p.generators)) + 200;
@@ -79,9 +84,21 @@ export async function measure(key, p, ctx) {
 
 export async function run(ctx) {
   const p = ctx.params;
-  const results = {};
-  for (const key of ctx.systems) results[key] = await measure(key, p, ctx);
   const keys = ctx.systems;
+  const rounds = Math.max(1, Math.floor(Number(p.rounds) || 1));
+  const runs = Object.fromEntries(keys.map((key) => [key, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const key of keys) {
+      if (rounds > 1) ctx.log(`round ${round} of ${rounds}: ${key}`);
+      runs[key].push(await measure(key, { ...p, redisRequests: round === rounds ? p.redisRequests : 0 }, ctx));
+    }
+  }
+  const sustained = (r) => r.rising.sustainedRate ?? 0;
+  const results = {};
+  for (const key of keys) {
+    const sorted = [...runs[key]].sort((a, b) => sustained(a) - sustained(b));
+    results[key] = { ...sorted[Math.floor((sorted.length - 1) / 2)], redis: runs[key].at(-1).redis };
+  }
   const fixed = `at ${fmt(p.fixedRate)}/s`;
   const main = comparisonTable(results, keys, [
     { label: 'clients (user rooms) / connectors / logic', get: (r) => `${p.clients} / ${p.connectors} / ${r.name === 'Herald' ? p.logic : 1}` },
@@ -89,7 +106,7 @@ export async function run(ctx) {
       label: 'sustained pushes/s, zero loss (last step that kept up)',
       get: (r) => r.rising.sustainedRate ?? 0,
       ratio: true,
-      goal: (h, s, x) => [h === undefined ? '≥ 10 000/s' : `≥ 10 000/s ${check(h >= 10_000)}`, x === undefined ? '≥ 0.5× B-sio' : `≥ 0.5× B-sio ${check(x >= 0.5)}`].join('; '),
+      goal: (h, s, x) => [h === undefined ? '≥ 10 000/s' : `≥ 10 000/s ${check(h >= 10_000)}`, x === undefined ? '≥ 0.6× B-sio' : `≥ 0.6× B-sio ${check(x >= 0.6)}`].join('; '),
     },
     { label: 'saturated below --max', get: (r) => (r.rising.saturated ? 'yes' : `no (≥ ${p.max}/s)`) },
     { label: 'peak deliveries/s inside a step', get: (r) => r.rising.peakWindowDeliveries, ratio: true },
@@ -125,11 +142,22 @@ export async function run(ctx) {
     : redis.skipped
       ? `B-redis: skipped (${redis.skipped}).`
       : `B-redis: ${fmt(redis.rps)} PUBLISH/s on Herald's Redis (${redis.subscribers} subscribers, p99 ${redis.p99} ms; \`${redis.command}\`); Herald ÷ B-redis = ${fmt((results.herald.rising.sustainedRate ?? 0) / redis.rps, 3)} (a Herald push also stores the message and its report).`;
-  const missing = keys.some((k) => results[k].correctness.missing > 0);
+  const missing = keys.some((k) => runs[k].some((r) => r.correctness.missing > 0));
+  const perRound =
+    rounds === 1
+      ? ''
+      : [
+          `Sustained pushes/s in each round (run order, interleaved): ${keys.map((k) => `${results[k].name} ${runs[k].map((r) => fmt(sustained(r))).join(' / ')}`).join('; ')}.`,
+          ...(keys.includes('herald') && keys.includes('b-sio')
+            ? [`Herald ÷ B-sio per round: ${runs.herald.map((r, i) => `${fmt(sustained(r) / Math.max(1, sustained(runs['b-sio'][i])), 2)}×`).join(' / ')}; the tables above show each system's median round.`]
+            : []),
+          `Missing deliveries in each round: ${keys.map((k) => `${results[k].name} ${runs[k].map((r) => r.correctness.missing).join(' / ')}`).join('; ')}.`,
+        ].join('\n\n');
   const bound = keys.filter((k) => results[k].fixed.clientBound || results[k].rising.steps.some((s) => s.clientBound)).map((k) => results[k].name);
   const body = [
     main,
     '',
+    ...(perRound ? [perRound, ''] : []),
     `CPU per process at ${fmt(p.fixedRate)} pushes/s:`,
     '',
     cpuTable(results, keys, (r) => r.fixed.cpu),
@@ -137,7 +165,14 @@ export async function run(ctx) {
     ...stepTables.flatMap((t) => [t, '']),
     redisLine,
     bound.length ? `\n**Client-bound (a load generator above 80 % of a core) in some phase of: ${bound.join(', ')} — those figures measure the client side too.**` : '',
-    missing ? `\n**Missing deliveries: ${keys.map((k) => `${results[k].name} ${results[k].correctness.missing} (e.g. ${JSON.stringify(results[k].correctness.examples)})`).join('; ')}**` : '',
+    missing
+      ? `\n**Missing deliveries: ${keys
+          .map((k) => {
+            const worst = [...runs[k]].sort((a, b) => b.correctness.missing - a.correctness.missing)[0];
+            return `${results[k].name} ${worst.correctness.missing} (e.g. ${JSON.stringify(worst.correctness.examples)})`;
+          })
+          .join('; ')}**`
+      : '',
   ].join('\n');
   return { body, failed: missing };
 }
