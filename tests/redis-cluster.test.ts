@@ -453,7 +453,7 @@ test('every Lua script ran on the cluster, and no master refused a command for i
     ['clientDisconnect', 'clientTokenDrop', 'connectorRegistry', 'inboxAdd', 'namespacePresence', 'namespaceSave', 'pushAccept', 'reportApply', 'reportBatch', 'roomJoin', 'roomLeave', 'roomOffline', 'roomsyncAccount', 'roomsyncPage', 'roomsyncPresence', 'roomsyncStore', 'webserviceAck', 'webserviceBatchAck', 'webserviceConnect', 'webserviceDisconnect', 'webserviceSend'].sort(),
   );
   const masters = redis.nodes('master');
-  // A script is in a node's cache once ioredis EVAL'd it there (after EVALSHA's NOSCRIPT).
+  // A script is in a node's cache once runScript EVAL'd it there (after EVALSHA's NOSCRIPT).
   const cached = await Promise.all(masters.map((node) => node.call('SCRIPT', 'EXISTS', ...scripts.map((s) => sha(s.lua))) as Promise<number[]>));
   const ran = scripts.filter((_, i) => cached.some((flags) => flags[i] === 1)).map((s) => s.command);
   expect(ran).toEqual(scripts.map((s) => s.command));
@@ -462,7 +462,7 @@ test('every Lua script ran on the cluster, and no master refused a command for i
     const failed = counts(await node.info('commandstats'), /^cmdstat_(\S+):.*failed_calls=(\d+)/);
     // No command was refused for keys of several slots (a script's declared keys, a MULTI, an MGET…).
     expect(errors['CROSSSLOT']).toBeUndefined();
-    // The only failing script calls are ioredis' first EVALSHA of a script on a node (NOSCRIPT,
+    // The only failing script calls are runScript's first EVALSHAs of a script on a node (NOSCRIPT,
     // then EVAL): no script failed while it ran (a key of another slot would fail it there).
     expect(failed['evalsha'] ?? 0).toBe(errors['NOSCRIPT'] ?? 0);
     expect(Object.entries(failed).filter(([command, n]) => command !== 'evalsha' && n > 0)).toEqual([]);
