@@ -64,7 +64,10 @@ export class CachedNamespaceStore extends NamespaceStore {
   private generation = 0;
   private live = false;
   private readonly channel: string;
-  /** Redis Cluster: the connection that held the subscription when the cache went live. */
+  /**
+   * Redis Cluster: the connection that held the subscription when the cache went live (null: none
+   * ready then). Undefined on a single Redis and before the first subscribe, when nothing is checked.
+   */
   private watched: unknown;
 
   constructor(

@@ -44,11 +44,10 @@ export class ClientStore {
   async connected(clientId: string, connection: Connection): Promise<string[]> {
     const key = this.keys.client(clientId);
     const now = String(Date.now());
-    // Three commands in flight at once (one round trip), not a MULTI: ioredis builds a pipeline
-    // object of several KiB per MULTI (a copy of every defined script's method), which outlives the
-    // round trip, gets promoted and dies in the old generation — about 6 KiB of old-space pages
-    // per connection left committed after a connect burst (docs/benchmarks.md, S1). The record needs
-    // no atomicity here: each command is idempotent and the set's SADD follows them.
+    // Three commands in flight at once (one round trip), not a MULTI: the record needs no
+    // atomicity (each command is idempotent and the set's SADD follows them), and a MULTI is one
+    // more object per connect that outlives the round trip (docs/decisions.md, "A new connection's
+    // record is written without a MULTI").
     const [, , rooms] = await Promise.all([
       this.redis.hset(key, { ...connection, last_connect_time: now }),
       this.redis.hsetnx(key, 'first_connect_time', now),

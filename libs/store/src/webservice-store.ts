@@ -33,8 +33,7 @@ export interface WebserviceSend {
 
 export type WebserviceAckOutcome = 'ok' | 'gone' | 'resync';
 
-const COMMANDS = ['webserviceConnect', 'webserviceDisconnect', 'webserviceSend', 'webserviceAck', 'webserviceBatchAck'] as const;
-type Command = (typeof COMMANDS)[number];
+type Command = 'webserviceConnect' | 'webserviceDisconnect' | 'webserviceSend' | 'webserviceAck' | 'webserviceBatchAck';
 
 /**
  * The webservice protocol's Redis state (seed 001; docs/protocols/webservice.md): per namespace,
