@@ -1,6 +1,7 @@
 import type { Logger } from '@herald/log';
 import type { Envelope } from '@herald/wire';
 import { HISTORY_LENGTH, isCluster, type MessageReport, type RedisClient } from '@herald/store';
+import { RecentSet } from './recent-set';
 import type { HeraldNamespace, HeraldServer } from './socket-data';
 
 export interface SubscriberCatchUpOptions {
@@ -42,12 +43,12 @@ export interface CatchUpSources {
  * the catch-up delivered is dropped, so a message arrives once here (docs/reliability.md).
  *
  * The memory is per server, not the connector's ack memory: two path servers may hold sockets of one
- * namespace and each must deliver its own copy. The live path pays one map lookup and insert per push.
+ * namespace and each must deliver its own copy. The live path pays one set lookup and insert per push (RecentSet: O(1), unlike evicting a
+ * Set's first entry).
  */
 export class SubscriberCatchUp {
-  private readonly seen = new Set<string>();
+  private readonly seen: RecentSet;
   private readonly marginMs: number;
-  private readonly memory: number;
   private readonly pageSize: number;
   private lostAt: number | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -61,7 +62,7 @@ export class SubscriberCatchUp {
     options: SubscriberCatchUpOptions = {},
   ) {
     this.marginMs = options.marginMs ?? 2000;
-    this.memory = options.memory ?? 10_000;
+    this.seen = new RecentSet(options.memory ?? 10_000);
     this.pageSize = options.pageSize ?? 100;
     let subscribed = sub.status === 'ready';
     const lost = (): void => {
@@ -81,9 +82,7 @@ export class SubscriberCatchUp {
   /** Delivers an envelope unless this server already did; the sockets reached, 0 for a repeat. */
   deliver(nsp: HeraldNamespace, envelope: Envelope): number {
     const key = `${nsp.name}\n${envelope.message.id}`;
-    if (this.seen.has(key)) return 0;
-    this.seen.add(key);
-    if (this.seen.size > this.memory) this.seen.delete(this.seen.values().next().value!);
+    if (!this.seen.add(key)) return 0;
     return this.sources.deliver(nsp, envelope);
   }
 
