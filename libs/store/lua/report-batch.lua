@@ -40,6 +40,11 @@
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[3]) then
   return -1
 end
+-- Counts reach redis.call as strings formatted with %d: a Lua number is turned into text with
+-- %.14g (libc's float printing) wherever it is concatenated or passed (push-accept.lua says more).
+local function int(number)
+  return string.format('%d', number)
+end
 local cap = tonumber(ARGV[1])
 local connector = cjson.encode(ARGV[2])
 local PLATFORM = { w = 'web', a = 'android', i = 'ios' }
@@ -61,8 +66,8 @@ for m = 1, (#KEYS - 1) / 5 do
     for i = first, first + deliveries - 1 do
       local arg = ARGV[i]
       local sep = string.find(arg, ':', 1, true)
-      local count = tonumber(string.sub(arg, sep + 1))
-      sockets = sockets + count
+      local count = string.sub(arg, sep + 1)
+      sockets = sockets + tonumber(count)
       applied = applied + 1
       if cap > 0 then
         entries[#entries + 1] = '{"at":' .. string.sub(arg, 1, sep - 1) .. ',"step":"delivered","connector":' .. connector .. ',"sockets":' .. count .. '}'
@@ -84,21 +89,21 @@ for m = 1, (#KEYS - 1) / 5 do
       end
     end
     if sockets > 0 then
-      redis.call('HINCRBY', msg, 'onlineClientCount', sockets)
+      redis.call('HINCRBY', msg, 'onlineClientCount', int(sockets))
     end
     local total = added[1] + added[2] + added[3]
     if total > 0 then
-      redis.call('HINCRBY', msg, 'ackCount', total)
+      redis.call('HINCRBY', msg, 'ackCount', int(total))
       if added[2] > 0 then
-        redis.call('HINCRBY', msg, 'ackAndroidCount', added[2])
+        redis.call('HINCRBY', msg, 'ackAndroidCount', int(added[2]))
       end
       if added[3] > 0 then
-        redis.call('HINCRBY', msg, 'ackIOSCount', added[3])
+        redis.call('HINCRBY', msg, 'ackIOSCount', int(added[3]))
       end
       if ttl > 0 then
         for s = 1, 3 do
           if added[s] > 0 then
-            redis.call('PEXPIRE', KEYS[base + 1 + s], ttl)
+            redis.call('PEXPIRE', KEYS[base + 1 + s], int(ttl))
           end
         end
       end
@@ -118,10 +123,10 @@ for m = 1, (#KEYS - 1) / 5 do
         i = last + 1
       end
       if keep > 0 and len == 0 and ttl > 0 then
-        redis.call('PEXPIRE', timeline, ttl)
+        redis.call('PEXPIRE', timeline, int(ttl))
       end
       if #entries > keep then
-        redis.call('HINCRBY', msg, 'timelineDropped', #entries - keep)
+        redis.call('HINCRBY', msg, 'timelineDropped', int(#entries - keep))
       end
     end
   end
