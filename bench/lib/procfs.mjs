@@ -18,6 +18,17 @@ function clockTicks() {
   return ticks;
 }
 
+/** CPU time of `pid` in µs split into user and system (kernel) time, or undefined when it is gone. */
+export function cpuSplitUs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { user: (Number(fields[11]) * 1e6) / clockTicks(), system: (Number(fields[12]) * 1e6) / clockTicks() };
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU time (user + system) of `pid` in µs, or undefined when it is gone. */
 export function cpuTimeUs(pid) {
   try {
