@@ -12,17 +12,13 @@
  * only, several of each (the spread between runs is some 10 %). Needs the build (`npm run build`).
  */
 import { Pool } from 'undici';
+import { cliOption } from '../lib/cli-options.mjs';
 import { cpuTimeUs } from '../lib/procfs.mjs';
 import { SYSTEMS } from '../lib/systems.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const key = option('system', 'herald');
-const pushes = Number(option('pushes', 60_000));
-const inFlight = Number(option('inFlight', 128));
+const key = cliOption('system', 'herald');
+const pushes = Number(cliOption('pushes', 60_000));
+const inFlight = Number(cliOption('inFlight', 128));
 if (!SYSTEMS[key] || !(pushes > 0) || !(inFlight > 0)) {
   console.error('usage: node bench/micro/logic-push.mjs [--system herald|b-sio] [--pushes N] [--inFlight N]');
   process.exit(2);

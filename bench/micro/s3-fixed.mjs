@@ -15,17 +15,13 @@
 import { Redis } from 'ioredis';
 import { sleep } from '../lib/clock.mjs';
 import { runStep } from '../lib/load.mjs';
+import { cliOption } from '../lib/cli-options.mjs';
 import { cpuSplitUs } from '../lib/procfs.mjs';
 import { params, setup } from '../scenarios/s3-user-push.mjs';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : fallback;
-};
-const key = option('system', 'herald');
-const rate = Number(option('rate', 3000));
-const seconds = Number(option('seconds', 10));
+const key = cliOption('system', 'herald');
+const rate = Number(cliOption('rate', 3000));
+const seconds = Number(cliOption('seconds', 10));
 if (!['herald', 'b-sio'].includes(key) || !(rate > 0) || !(seconds > 0)) {
   console.error('usage: node bench/micro/s3-fixed.mjs [--system herald|b-sio] [--rate N] [--seconds N]');
   process.exit(2);
