@@ -31,10 +31,12 @@
 
   Effects, per message that exists:
     HINCRBY onlineClientCount by the deliveries' sockets; SADD each ack's clientId to its
-    platform's set, and for the new ones HINCRBY ackCount, ackAndroidCount, ackIOSCount once each;
-    the ack sets expire with the message. Timeline: an entry per delivery and per new ack, RPUSHed
-    while the list is shorter than the cap, else counted in timelineDropped on the message (the
-    counters stay exact either way); the list gets the message's TTL when this call creates it.
+    platform's set (one at a time while the timeline has room for their entries, then the rest in
+    one SADD per platform), and for the new ones HINCRBY ackCount, ackAndroidCount, ackIOSCount
+    once each; the ack sets expire with the message. Timeline: an entry per delivery and per new
+    ack, RPUSHed while the list is shorter than the cap, else counted in timelineDropped on the
+    message (the counters stay exact either way); the list gets the message's TTL when this call
+    creates it.
     All keys share the {nsp} hash tag.
 ]]
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[3]) then
@@ -61,7 +63,15 @@ for m = 1, (#KEYS - 1) / 5 do
   local ttl = redis.call('PTTL', msg)
   if ttl ~= -2 then
     local timeline = KEYS[base + 5]
+    -- Room left in the timeline, read once per message: entries past it are only counted.
+    local len = 0
+    local room = 0
+    if cap > 0 then
+      len = redis.call('LLEN', timeline)
+      room = math.max(cap - len, 0)
+    end
     local entries = {}
+    local dropped = 0
     local sockets = 0
     for i = first, first + deliveries - 1 do
       local arg = ARGV[i]
@@ -69,23 +79,46 @@ for m = 1, (#KEYS - 1) / 5 do
       local count = string.sub(arg, sep + 1)
       sockets = sockets + tonumber(count)
       applied = applied + 1
-      if cap > 0 then
+      if #entries < room then
         entries[#entries + 1] = '{"at":' .. string.sub(arg, 1, sep - 1) .. ',"step":"delivered","connector":' .. connector .. ',"sockets":' .. count .. '}'
+      elseif cap > 0 then
+        dropped = dropped + 1
       end
     end
+    -- An ack is added alone while its entry (for a client new to the report) fits in the timeline;
+    -- once it is full, the rest are added with one SADD per platform, whose reply counts the new.
     local added = { 0, 0, 0 }
+    local rest = { {}, {}, {} }
     for i = first + deliveries, pos - 1 do
       local arg = ARGV[i]
       local sep = string.find(arg, ':', 1, true)
       local p = string.sub(arg, 1, 1)
       local set = SET[p]
       local clientId = string.sub(arg, sep + 1)
-      if redis.call('SADD', KEYS[base + 1 + set], clientId) == 1 then
-        added[set] = added[set] + 1
-        applied = applied + 1
-        if cap > 0 then
+      if #entries < room then
+        if redis.call('SADD', KEYS[base + 1 + set], clientId) == 1 then
+          added[set] = added[set] + 1
+          applied = applied + 1
           entries[#entries + 1] = '{"at":' .. string.sub(arg, 2, sep - 1) .. ',"step":"acked","clientId":' .. cjson.encode(clientId) .. ',"platform":"' .. PLATFORM[p] .. '"}'
         end
+      else
+        local list = rest[set]
+        list[#list + 1] = clientId
+      end
+    end
+    for s = 1, 3 do
+      local list = rest[s]
+      -- In slices: unpack() of thousands of values would overflow Lua's stack.
+      local i = 1
+      while i <= #list do
+        local last = math.min(#list, i + 499)
+        local new = redis.call('SADD', KEYS[base + 1 + s], unpack(list, i, last))
+        added[s] = added[s] + new
+        applied = applied + new
+        if cap > 0 then
+          dropped = dropped + new
+        end
+        i = last + 1
       end
     end
     if sockets > 0 then
@@ -109,25 +142,19 @@ for m = 1, (#KEYS - 1) / 5 do
       end
     end
     if #entries > 0 then
-      local len = redis.call('LLEN', timeline)
-      local room = cap - len
-      if room < 0 then
-        room = 0
-      end
-      local keep = math.min(room, #entries)
-      -- RPUSH in slices: unpack() of thousands of values would overflow Lua's stack.
+      -- RPUSH in slices, as above.
       local i = 1
-      while i <= keep do
-        local last = math.min(keep, i + 99)
+      while i <= #entries do
+        local last = math.min(#entries, i + 99)
         redis.call('RPUSH', timeline, unpack(entries, i, last))
         i = last + 1
       end
-      if keep > 0 and len == 0 and ttl > 0 then
+      if len == 0 and ttl > 0 then
         redis.call('PEXPIRE', timeline, int(ttl))
       end
-      if #entries > keep then
-        redis.call('HINCRBY', msg, 'timelineDropped', int(#entries - keep))
-      end
+    end
+    if dropped > 0 then
+      redis.call('HINCRBY', msg, 'timelineDropped', int(dropped))
     end
   end
 end
