@@ -182,6 +182,28 @@ describe('report-batch and report-apply', () => {
     expect(await redis.pttl(keys.timeline('/demo', a))).toBeGreaterThan(0);
   });
 
+  test('past the timeline cap the acks are added per platform in bulk: new clients counted once each, repeats and duplicates not at all', async () => {
+    const messages = new MessageStore(redis, keys, scripts);
+    const { id } = await messages.store('/demo', push('r1'));
+    const many = (platform: 'web' | 'android' | 'ios', prefix: string, from: number, to: number) =>
+      Array.from({ length: to - from }, (_, i) => packAck(platform, 10, `${prefix}${from + i}`));
+    // A cap of 5: the delivery and four web acks fill the timeline; then 600 android (more than one
+    // SADD slice, one of them twice), 300 ios, and ten web acks of which four repeat the first four.
+    const acks = [...many('web', 'w', 0, 4), ...many('android', 'a', 0, 600), packAck('android', 11, 'a0'), ...many('ios', 'i', 0, 300), ...many('web', 'w', 0, 10)];
+    const first = reportBatchCall(keys, '/demo', 'bulk-1', [[id, { deliveries: [packDelivery(1, 910)], acks }]], 5, 'conn');
+    expect(await scripts.reportBatch(first.keys, first.args)).toBe(1 + 910);
+    expect(await messages.report('/demo', id)).toMatchObject({ onlineClientCount: 910, ackCount: 910, ackAndroidCount: 600, ackIOSCount: 300 });
+    expect(await redis.scard(keys.acks('/demo', id, 'web'))).toBe(10);
+    expect(await redis.llen(keys.timeline('/demo', id))).toBe(5);
+    expect(await redis.hget(keys.message('/demo', id), 'timelineDropped')).toBe('906');
+    expect(await redis.pttl(keys.acks('/demo', id, 'android'))).toBeGreaterThan(0);
+    // Another batch: a repeat and one new client.
+    const second = reportBatchCall(keys, '/demo', 'bulk-2', [[id, { deliveries: [], acks: [packAck('android', 12, 'a0'), packAck('ios', 12, 'i300')] }]], 5, 'conn');
+    expect(await scripts.reportBatch(second.keys, second.args)).toBe(1);
+    expect(await messages.report('/demo', id)).toMatchObject({ ackCount: 911, ackAndroidCount: 600, ackIOSCount: 301 });
+    expect(await redis.hget(keys.message('/demo', id), 'timelineDropped')).toBe('907');
+  });
+
   test('updates for unknown or expired messages change nothing and create no key', async () => {
     const call = reportBatchCall(keys, '/demo', 'batch-4', [[9, { deliveries: [packDelivery(1, 2)], acks: [packAck('web', 1, 'c1')] }]], 200, 'conn');
     const applied = await scripts.reportBatch(call.keys, call.args);
