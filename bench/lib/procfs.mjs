@@ -22,6 +22,7 @@ function clockTicks() {
 export function cpuSplitUs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm) ": state is index 0, utime 11, stime 12 (proc(5) fields 14 and 15).
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { user: (Number(fields[11]) * 1e6) / clockTicks(), system: (Number(fields[12]) * 1e6) / clockTicks() };
   } catch {
@@ -31,14 +32,8 @@ export function cpuSplitUs(pid) {
 
 /** CPU time (user + system) of `pid` in µs, or undefined when it is gone. */
 export function cpuTimeUs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after "pid (comm) ": state is index 0, utime 11, stime 12 (proc(5) fields 14 and 15).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / clockTicks();
-  } catch {
-    return undefined;
-  }
+  const split = cpuSplitUs(pid);
+  return split && split.user + split.system;
 }
 
 /** Resident set size of `pid` in bytes (VmRSS), or undefined. */

@@ -43,8 +43,8 @@ export interface CatchUpSources {
  * the catch-up delivered is dropped, so a message arrives once here (docs/reliability.md).
  *
  * The memory is per server, not the connector's ack memory: two path servers may hold sockets of one
- * namespace and each must deliver its own copy. The live path pays one set lookup and insert per push (RecentSet: O(1), unlike evicting a
- * Set's first entry).
+ * namespace and each must deliver its own copy. The live path pays one lookup and insert per push
+ * (RecentSet: O(1), unlike evicting a Set's first entry).
  */
 export class SubscriberCatchUp {
   private readonly seen: RecentSet;
