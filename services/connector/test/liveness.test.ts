@@ -5,7 +5,12 @@ import { Redis } from 'ioredis';
 import { Liveness } from '../src/core/liveness';
 
 const keys = new Keys('h:');
-const INTERVAL = 100;
+/**
+ * Beat interval of the tests. The connectors they simulate share this jest process, so a stall of
+ * the process (a GC, a loaded machine) delays every one of them at once; the margins below are
+ * whole intervals so that such a stall does not look like a dead connector.
+ */
+const INTERVAL = 250;
 let server: TestRedis;
 let redis: Redis;
 
@@ -40,9 +45,10 @@ test('after a Redis outage a connector reaps nobody before the others had time t
     clearInterval(beatB);
     await new Promise((r) => setTimeout(r, 5 * INTERVAL)); // every beat is stale now
     await server.restart();
-    // A is back first; B comes back a little later (its own reconnection), then beats again.
+    // A is back first; B comes back an interval later (its own reconnection), then beats again.
+    // Its last beat is then far past the three silent intervals: only A's wait saves it.
     await until(async () => ((Number(await redis.zscore(keys.connectors(), 'A')) > Date.now() - INTERVAL) ? true : undefined), 5000, 10);
-    await new Promise((r) => setTimeout(r, 1.5 * INTERVAL));
+    await new Promise((r) => setTimeout(r, INTERVAL));
     beatAgain = setInterval(() => void registry.beat('B').catch(() => undefined), INTERVAL);
     await registry.beat('B');
     await new Promise((r) => setTimeout(r, 6 * INTERVAL));
@@ -143,8 +149,9 @@ describe('claims', () => {
     try {
       // What a stall of four intervals leaves behind: its last beat that old, and a reaper's claim.
       const beats = () => redis.zscore(keys.connectors(), 'S');
-      await redis.zadd(keys.connectors(), Number(await beats()) - 4 * INTERVAL, 'S');
-      const claim = await registry.claim('R', 3 * INTERVAL, 3 * INTERVAL);
+      // Sent in one tick on S's own connection, so none of S's beats can come between the two.
+      const old = Number(await beats()) - 4 * INTERVAL;
+      const [, claim] = await Promise.all([redis.zadd(keys.connectors(), old, 'S'), registry.claim('R', 3 * INTERVAL, 3 * INTERVAL)]);
       expect(claim?.connectorId).toBe('S');
       await until(async () => (lost.length > 0 ? true : undefined), 5000, 10);
       expect(lost).toEqual(['S']);
