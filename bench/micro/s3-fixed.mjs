@@ -58,7 +58,7 @@ try {
   const cpuAfter = procs.map((p) => cpuSplitUs(p.pid));
   const statsAfter = await commandStats();
   const per = (us) => (us / step.ok).toFixed(1);
-  console.log(`${system.name}: ${rate} pushes/s for ${seconds} s, ${step.ok} accepted, lost ${step.lost}, kept up ${step.keptUp ? 'yes' : 'no'}, push→receive p99 ${step.latency.p99?.toFixed(1)} ms`);
+  console.log(`${system.name}: ${rate} pushes/s for ${seconds} s, ${step.ok} accepted, lost ${step.lost}, kept up ${step.keptUp ? 'yes' : 'no'}, push→receive p50 ${step.latency.p50?.toFixed(1)} ms, p99 ${step.latency.p99?.toFixed(1)} ms`);
   console.log('\n| process | user CPU-µs/push | system CPU-µs/push |\n| --- | --- | --- |');
   let servers = 0;
   procs.forEach((p, i) => {
