@@ -406,6 +406,43 @@ describe('crashes', () => {
     await until(async () => ((await store.devices('/goodcity', 'user_3'))['crash']?.connected ? true : undefined));
   });
 
+  test('a device held by an anonymous socket (no deviceId) is disconnected by the reaper too; a closed one leaves no record', async () => {
+    const victim = await stack.startConnector();
+    /** Every anonymous connection recorded in the namespace, with the key (the connector's) it is in. */
+    const recorded = async (): Promise<{ key: string; record: unknown[] }[]> => {
+      const keys = await redis.keys(`${store.base('/goodcity')}anon:*`);
+      const members = await Promise.all(keys.map(async (key) => (await redis.smembers(key)).map((member) => ({ key, record: JSON.parse(member) as unknown[] }))));
+      return members.flat();
+    };
+    const records = async (): Promise<unknown[][]> => (await recorded()).map((r) => r.record);
+    // A tab that closes: its record goes with its connection.
+    const tab = await connect('v4', victim.port, '/goodcity', { token: 'u2' });
+    await tab.nth('_settings');
+    const tabSid = tab.socket.id;
+    await until(async () => ((await records()).some((r) => r[2] === tabSid) ? true : undefined));
+    expect(await records()).toContainEqual(['user_2', '', tabSid]);
+    await tab.close();
+    await until(async () => ((await records()).some((r) => r[2] === tabSid) ? undefined : true));
+    expect((await store.devices('/goodcity', 'user_2'))['']?.connected).toBe(false);
+
+    // A tab whose connector dies: no client record, yet the reaper ends its device.
+    const a = await connect('v4', victim.port, '/goodcity', { token: 'u3' });
+    await a.nth('_settings');
+    await until(async () => ((await store.devices('/goodcity', 'user_3'))['']?.connected ? true : undefined));
+    const held = (await recorded()).find((r) => r.record[2] === a.socket.id);
+    expect(held?.record).toEqual(['user_3', '', a.socket.id]);
+    const dropped = new Promise((r) => a.socket.once('disconnect', r));
+    expect(await victim.stop('SIGKILL')).toBeNull();
+    await dropped;
+    const reaped = await until(async () => {
+      const device = (await store.devices('/goodcity', 'user_3'))[''];
+      return device?.connected === false ? device : undefined;
+    }, 10_000);
+    expect(reaped.disconnectedAt).toBeGreaterThan(Date.now() - 10_000);
+    // From now on device_ttl prunes it like any other; the dead connector's list is gone.
+    expect(await redis.exists(held!.key)).toBe(0);
+  });
+
   test('ledger: every accepted message reaches every device across a connector SIGKILL and restart (lost = 0)', async () => {
     const doomed = await stack.startConnector();
     const ports = [port(0), doomed.port];

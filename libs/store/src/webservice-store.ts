@@ -80,6 +80,50 @@ export class WebserviceStore {
     return (await this.run('webserviceDisconnect', namespace, [userRoom, deviceId, sid, now, deviceTtl])) === 1;
   }
 
+  /**
+   * The connections of a connector that hold devices without being clients of their own (anonymous
+   * sockets: no `deviceId`, or no user room of the prefix), which the core's reaper cannot find:
+   * `["<user room>","<deviceId>","<sid>"]` per device. Recorded before the device is marked connected,
+   * removed after it is marked disconnected, so a crash in between leaves a record, never a device.
+   */
+  private anonymousKey(namespace: string, connectorId: string): string {
+    return `${this.base(namespace)}anon:${connectorId}`;
+  }
+
+  /** Connector `connectorId` holds device `deviceId` of `userRoom` by an anonymous connection `sid`. */
+  async holdAnonymous(namespace: string, connectorId: string, userRoom: string, deviceId: string, sid: string): Promise<void> {
+    await this.redis.sadd(this.anonymousKey(namespace, connectorId), JSON.stringify([userRoom, deviceId, sid]));
+  }
+
+  /** That connection ended (after `disconnect`). */
+  async releaseAnonymous(namespace: string, connectorId: string, userRoom: string, deviceId: string, sid: string): Promise<void> {
+    await this.redis.srem(this.anonymousKey(namespace, connectorId), JSON.stringify([userRoom, deviceId, sid]));
+  }
+
+  /**
+   * Connector `connectorId` died: each device it held anonymously is disconnected since `now` (only
+   * where that connection is still the device's current one), then the list is forgotten. Returns
+   * the devices marked disconnected. Running it again finds nothing left to do.
+   */
+  async reapAnonymous(namespace: string, connectorId: string, deviceTtl: number, now = Date.now()): Promise<number> {
+    const key = this.anonymousKey(namespace, connectorId);
+    let ended = 0;
+    for (const member of await this.redis.smembers(key)) {
+      let parts: unknown;
+      try {
+        parts = JSON.parse(member);
+      } catch {
+        // Only Herald writes these members; a hand-edited one is dropped below.
+      }
+      if (Array.isArray(parts) && parts.length === 3 && parts.every((part) => typeof part === 'string')) {
+        const [userRoom, deviceId, sid] = parts as [string, string, string];
+        if (await this.disconnect(namespace, userRoom, deviceId, sid, deviceTtl, now)) ended++;
+      }
+      await this.redis.srem(key, member);
+    }
+    return ended;
+  }
+
   /** Expands the rooms, prunes expired devices and stores the message for every other device. */
   async send(namespace: string, request: WebserviceSend): Promise<WebserviceStored> {
     const reply = (await this.run('webserviceSend', namespace, [

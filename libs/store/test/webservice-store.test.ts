@@ -138,3 +138,29 @@ test('on a single Redis the script announces what it stored, in id order, with t
     sub.disconnect();
   }
 });
+
+test('a dead connector\'s anonymous connections: each device it still holds is disconnected, a device taken over is not, and the list goes', async () => {
+  // Connector C1 holds two devices through anonymous sockets; a newer connection took user_2's over.
+  await store.holdAnonymous(NS, 'C1', 'user_1', '', 's1');
+  await store.connect(NS, 'user_1', '', 's1', ['user_1']);
+  await store.holdAnonymous(NS, 'C1', 'user_2', '', 's2');
+  await store.connect(NS, 'user_2', '', 's2', ['user_2']);
+  await store.connect(NS, 'user_2', '', 's3', ['user_2']);
+  // A connection of C1 that ended normally is no longer listed.
+  await store.holdAnonymous(NS, 'C1', 'user_3', 'tab', 's4');
+  await store.connect(NS, 'user_3', 'tab', 's4', ['user_3']);
+  await store.disconnect(NS, 'user_3', 'tab', 's4', 60, 1000);
+  await store.releaseAnonymous(NS, 'C1', 'user_3', 'tab', 's4');
+  // Another connector's list is not touched.
+  await store.holdAnonymous(NS, 'C2', 'user_4', '', 's5');
+
+  expect(await store.reapAnonymous(NS, 'C1', 60, 5000)).toBe(1);
+  expect(await store.devices(NS, 'user_1')).toEqual({ '': { connected: false, disconnectedAt: 5000 } });
+  expect(await store.devices(NS, 'user_2')).toEqual({ '': { connected: true } });
+  expect(await store.devices(NS, 'user_3')).toEqual({ tab: { connected: false, disconnectedAt: 1000 } });
+  expect(await redis.exists(`${store.base(NS)}anon:C1`)).toBe(0);
+  expect(await redis.smembers(`${store.base(NS)}anon:C2`)).toEqual([JSON.stringify(['user_4', '', 's5'])]);
+  // A second reaper (the first died half-way) finds nothing left to do.
+  expect(await store.reapAnonymous(NS, 'C1', 60, 6000)).toBe(0);
+  expect(await store.devices(NS, 'user_1')).toEqual({ '': { connected: false, disconnectedAt: 5000 } });
+});

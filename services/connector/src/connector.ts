@@ -44,7 +44,7 @@ import { connectEio3To, mappedParser } from './core/socket-paths';
 import { SubscriberCatchUp } from './core/subscriber-catch-up';
 import { transferSockets } from './core/transfer';
 import { clientRoom, type HeraldNamespace, type HeraldServer, type HeraldSocket } from './core/socket-data';
-import { defaultRegistry } from './protocols/registry';
+import { ALL_PROTOCOLS, defaultRegistry } from './protocols/registry';
 
 /** The connector's listen backlog (capped by the kernel at net.core.somaxconn). */
 const LISTEN_BACKLOG = 8192;
@@ -201,6 +201,7 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     }),
   );
   const registry = defaultRegistry(config.protocols);
+  const cleanUps = defaultRegistry();
   const gate = new HandshakeGate(
     registry,
     settings,
@@ -229,9 +230,14 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     config.heartbeatMs,
     logger.child({ module: 'liveness' }),
     dropAll,
+    // The clean-ups are Redis work any connector can do: the dead connector may have served a
+    // protocol this one does not (HERALD_PROTOCOLS), so they come from every protocol Herald has.
     async (client) => {
-      const protocol = registry.get((await settings.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL);
+      const protocol = cleanUps.get((await settings.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL);
       if (protocol?.reaped) await protocol.reaped(client, core);
+    },
+    async (connectorId) => {
+      for (const protocol of ALL_PROTOCOLS) if (protocol.connectorReaped) await protocol.connectorReaped(connectorId, core);
     },
   );
   // Pushes published while a server's adapter subscriber was away are re-delivered from the

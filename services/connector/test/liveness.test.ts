@@ -112,6 +112,34 @@ describe('claims', () => {
     expect(await redis.exists(keys.connectorClients('D1'))).toBe(0);
   });
 
+  test('the protocols clean up after a dead connector once, after its clients and before it is forgotten; a failure there does not stop the reaper', async () => {
+    const registry = new ConnectorRegistry(redis, keys);
+    await connectorWith('D3', 'room-D3', ['g1', 'g2']);
+    await connectorWith('D4', 'room-D4', ['g3']);
+    await redis.zadd(keys.connectors(), 1000, 'D3', 1000, 'D4');
+    const calls: string[] = [];
+    const reaper = new Liveness(
+      'R3',
+      registry,
+      new ClientStore(redis, keys, scripts()),
+      new RoomStore(redis, keys, scripts()),
+      INTERVAL,
+      silent,
+      () => undefined,
+      async (client) => void calls.push(`client ${client.clientId}`),
+      async (connectorId) => {
+        // Still registered while its clean-up runs; its clients are offline already.
+        calls.push(`connector ${connectorId} ${(await redis.zscore(keys.connectors(), connectorId)) !== null} ${await redis.scard(keys.roomOnline('/n', `room-${connectorId}`))}`);
+        if (connectorId === 'D3') throw new Error('protocol clean-up failed');
+      },
+    );
+    expect(await reaper.reapAll()).toBe(2);
+    expect(calls.filter((c) => c.startsWith('connector')).sort()).toEqual(['connector D3 true 0', 'connector D4 true 0']);
+    expect(calls.filter((c) => c.startsWith('client'))).toHaveLength(3);
+    expect(await redis.zscore(keys.connectors(), 'D3')).toBeNull();
+    expect(await redis.zscore(keys.connectors(), 'D4')).toBeNull();
+  });
+
   test('a reaper busy with a long clean-up keeps beating: no other connector reaps it', async () => {
     const registry = new ConnectorRegistry(redis, keys);
     const dead = await connectorWith('D2', 'slow', ['s1', 's2', 's3', 's4']);

@@ -51,6 +51,8 @@ export class Liveness {
     private readonly onLost: () => void = () => undefined,
     /** Called for each client of a dead connector once it is marked offline (its protocol's own clean-up). */
     private readonly onReaped: (client: ReapedClient) => Promise<void> = async () => undefined,
+    /** Called once per dead connector after its clients, before it is forgotten (the protocols' clean-up of its other connections). */
+    private readonly onConnectorReaped: (connectorId: string) => Promise<void> = async () => undefined,
   ) {}
 
   /** How long a claim lasts without renewal; a reaper renews it after every page of clients. */
@@ -122,6 +124,11 @@ export class Liveness {
       }
       claim = await this.registry.renew(claim, this.leaseMs);
       if (!claim) break;
+    }
+    if (claim) {
+      await this.onConnectorReaped(dead).catch((error: unknown) =>
+        this.logger.warn({ err: (error as Error).message, connector: dead }, 'protocol clean-up of a reaped connector failed'),
+      );
     }
     if (!claim || !(await this.registry.release(claim, this.leaseMs))) {
       // It beat again (it was alive: it drops its sockets itself) or the lease ran out and another

@@ -52,7 +52,7 @@ export interface CoreServices {
   readonly clients: ClientStore;
   readonly inbox: InboxStore;
   /** Namespace settings (a client push reads `offline`, as the REST push does). */
-  readonly namespaces: Pick<NamespaceStore, 'settings'>;
+  readonly namespaces: Pick<NamespaceStore, 'settings' | 'pages'>;
   /** The publish path (store, count, publish): the client-event ingress. */
   readonly push: PushService;
   /** Runs work of one socket one after the other (room changes, clean-up). */
@@ -119,4 +119,11 @@ export interface Protocol {
    * keeps of that connection beyond the core's records.
    */
   reaped?(client: ReapedClient, core: CoreServices): Promise<void>;
+  /**
+   * Optional: connector `connectorId` died and the reaper has marked its clients offline (after
+   * `reaped` for each). Runs once per dead connector, on the reaping connector, before the dead
+   * one is forgotten: the protocol ends what it keeps of that connector's connections that were
+   * no clients (anonymous sockets). A reaper may die half-way, so a second run must be harmless.
+   */
+  connectorReaped?(connectorId: string, core: CoreServices): Promise<void>;
 }

@@ -134,6 +134,8 @@ export async function replayDevices(socket: HeraldSocket, state: WebserviceSocke
     await socket.join(deviceRoom(device));
     let carried = new Set<number>();
     try {
+      // A device held by an anonymous socket has no client record for the reaper to find.
+      if (socket.data.anonymous) await store.holdAnonymous(namespace, core.connector.id, userRoom, state.deviceId, socket.id);
       const entries = await store.connect(namespace, userRoom, state.deviceId, socket.id, state.rooms);
       carried = new Set(entries.map((entry) => entry.id));
       metrics.inboxReplayed(entries.length);
@@ -159,6 +161,7 @@ export async function releaseDevices(socket: HeraldSocket, state: WebserviceSock
   const store = storeOf(core);
   for (const userRoom of state.userRooms) {
     const current = await store.disconnect(socket.nsp.name, userRoom, state.deviceId, socket.id, state.settings.deviceTtl);
+    if (socket.data.anonymous) await store.releaseAnonymous(socket.nsp.name, core.connector.id, userRoom, state.deviceId, socket.id);
     // A newer connection of the device took over: the user is still connected.
     if (current && state.settings.updateUserUrl !== undefined) await notifyUser(socket, state, userRoom, 'last_disconnected', core);
   }

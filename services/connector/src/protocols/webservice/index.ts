@@ -112,6 +112,21 @@ export const webserviceProtocol: Protocol = Object.freeze({
     }
   },
 
+  /**
+   * A connector died: the devices its anonymous sockets held (no `deviceId`, or no user room of the
+   * prefix: no client record for the core's reaper) are disconnected since now, in every
+   * webservice namespace, so that device_ttl prunes them as it prunes the others.
+   */
+  async connectorReaped(connectorId: string, core: CoreServices): Promise<void> {
+    const store = storeOf(core);
+    for await (const page of core.namespaces.pages()) {
+      for (const record of page) {
+        if (record.protocol !== 'webservice') continue;
+        await store.reapAnonymous(record.key, connectorId, webserviceSettings(record.protocolSettings).deviceTtl);
+      }
+    }
+  },
+
   // The seed announced no presence, no eviction and no transfer.
   presence(): void {},
   evicted(): void {},
