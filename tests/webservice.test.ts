@@ -381,6 +381,18 @@ describe('device_ttl', () => {
 });
 
 describe('crashes', () => {
+  /** SIGKILLs `victim`, which holds `client`; resolves once a reaper marked the device disconnected (recently). */
+  async function killAndReap(victim: ServiceProcess, client: WsClient, userRoom: string, deviceId: string): Promise<void> {
+    const dropped = new Promise((r) => client.socket.once('disconnect', r));
+    expect(await victim.stop('SIGKILL')).toBeNull();
+    await dropped;
+    const reaped = await until(async () => {
+      const device = (await store.devices('/goodcity', userRoom))[deviceId];
+      return device?.connected === false ? device : undefined;
+    }, 10_000);
+    expect(reaped.disconnectedAt).toBeGreaterThan(Date.now() - 10_000);
+  }
+
   test('replay after a connector SIGKILL: the reaper ends the device\'s connection; what it did not ack comes in its next _batch, in order', async () => {
     const victim = await stack.startConnector();
     const a = await connect('v4', victim.port, '/goodcity', { token: 'u3', deviceId: 'crash' });
@@ -391,16 +403,9 @@ describe('crashes', () => {
     // The first one is acked before the crash; the others are received but not acked.
     (await a.nth('update_store', 0)).ack!();
     await until(async () => ((await queued('/goodcity', 'user_3', 'crash')).length === 2 ? true : undefined));
-    const dropped = new Promise((r) => a.socket.once('disconnect', r));
-    expect(await victim.stop('SIGKILL')).toBeNull();
-    await dropped;
     // The reaper of a surviving connector ends the device's connection: disconnected since then,
     // so device_ttl can prune it if it never comes back (the seed kept such devices for ever).
-    const reaped = await until(async () => {
-      const device = (await store.devices('/goodcity', 'user_3'))['crash'];
-      return device?.connected === false ? device : undefined;
-    }, 10_000);
-    expect(reaped.disconnectedAt).toBeGreaterThan(Date.now() - 10_000);
+    await killAndReap(victim, a, 'user_3', 'crash');
     const back = await connect('v4', port(0), '/goodcity', { token: 'u3', deviceId: 'crash' });
     expect((await back.nth('_batch')).args).toEqual([[['update_store', 2], ['update_store', 3]]]);
     await until(async () => ((await store.devices('/goodcity', 'user_3'))['crash']?.connected ? true : undefined));
@@ -431,14 +436,7 @@ describe('crashes', () => {
     await until(async () => ((await store.devices('/goodcity', 'user_3'))['']?.connected ? true : undefined));
     const held = (await recorded()).find((r) => r.record[2] === a.socket.id);
     expect(held?.record).toEqual(['user_3', '', a.socket.id]);
-    const dropped = new Promise((r) => a.socket.once('disconnect', r));
-    expect(await victim.stop('SIGKILL')).toBeNull();
-    await dropped;
-    const reaped = await until(async () => {
-      const device = (await store.devices('/goodcity', 'user_3'))[''];
-      return device?.connected === false ? device : undefined;
-    }, 10_000);
-    expect(reaped.disconnectedAt).toBeGreaterThan(Date.now() - 10_000);
+    await killAndReap(victim, a, 'user_3', '');
     // From now on device_ttl prunes it like any other; the dead connector's list is gone.
     expect(await redis.exists(held!.key)).toBe(0);
   });
