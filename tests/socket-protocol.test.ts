@@ -136,7 +136,9 @@ describe.each(CLIENT_VERSIONS)('socket.io-client %s', (version) => {
     await emitWithAck(a.socket, 'joinRoom', ['keep', 'drop']);
     await emitWithAck(a.socket, 'leaveRoom', 'drop');
     a.socket.close();
-    await until(async () => ((await redis.scard(keys.roomOnline('/demo', 'keep'))) === 0 ? true : undefined));
+    // The disconnect marks the client offline in its rooms, then writes its record: wait for the record.
+    await until(async () => ((await redis.hget(keys.client('/demo#p1#web-p1'), 'disconnect_reason')) === 'network' ? true : undefined));
+    expect(await redis.scard(keys.roomOnline('/demo', 'keep'))).toBe(0);
     const back = await client(1, { uuid: 'p1' });
     expect(await redis.smembers(keys.roomOnline('/demo', 'keep'))).toEqual(['/demo#p1#web-p1']);
     expect(await redis.scard(keys.roomOnline('/demo', 'drop'))).toBe(0);
