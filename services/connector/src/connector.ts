@@ -201,7 +201,6 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     }),
   );
   const registry = defaultRegistry(config.protocols);
-  const cleanUps = defaultRegistry();
   const gate = new HandshakeGate(
     registry,
     settings,
@@ -233,7 +232,8 @@ export function buildConnector(config: ConnectorConfig, logger: Logger): Connect
     // The clean-ups are Redis work any connector can do: the dead connector may have served a
     // protocol this one does not (HERALD_PROTOCOLS), so they come from every protocol Herald has.
     async (client) => {
-      const protocol = cleanUps.get((await settings.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL);
+      const name = (await settings.settings(client.namespace))?.protocol ?? DEFAULT_PROTOCOL;
+      const protocol = ALL_PROTOCOLS.find((p) => p.name === name);
       if (protocol?.reaped) await protocol.reaped(client, core);
     },
     async (connectorId) => {

@@ -134,9 +134,13 @@ export async function replayDevices(socket: HeraldSocket, state: WebserviceSocke
     await socket.join(deviceRoom(device));
     let carried = new Set<number>();
     try {
-      // A device held by an anonymous socket has no client record for the reaper to find.
-      if (socket.data.anonymous) await store.holdAnonymous(namespace, core.connector.id, userRoom, state.deviceId, socket.id);
-      const entries = await store.connect(namespace, userRoom, state.deviceId, socket.id, state.rooms);
+      // A device held by an anonymous socket has no client record for the reaper to find: it is
+      // listed first. Both commands leave in this tick on one connection, so Redis runs them in
+      // this order without a round trip between them.
+      const [, entries] = await Promise.all([
+        socket.data.anonymous ? store.holdAnonymous(namespace, core.connector.id, userRoom, state.deviceId, socket.id) : undefined,
+        store.connect(namespace, userRoom, state.deviceId, socket.id, state.rooms),
+      ]);
       carried = new Set(entries.map((entry) => entry.id));
       metrics.inboxReplayed(entries.length);
       if (entries.length > 0 && socket.connected) {
@@ -160,8 +164,11 @@ export async function replayDevices(socket: HeraldSocket, state: WebserviceSocke
 export async function releaseDevices(socket: HeraldSocket, state: WebserviceSocketState, core: CoreServices): Promise<void> {
   const store = storeOf(core);
   for (const userRoom of state.userRooms) {
-    const current = await store.disconnect(socket.nsp.name, userRoom, state.deviceId, socket.id, state.settings.deviceTtl);
-    if (socket.data.anonymous) await store.releaseAnonymous(socket.nsp.name, core.connector.id, userRoom, state.deviceId, socket.id);
+    // Unlisted after it is disconnected (same tick, same connection: Redis keeps the order).
+    const [current] = await Promise.all([
+      store.disconnect(socket.nsp.name, userRoom, state.deviceId, socket.id, state.settings.deviceTtl),
+      socket.data.anonymous ? store.releaseAnonymous(socket.nsp.name, core.connector.id, userRoom, state.deviceId, socket.id) : undefined,
+    ]);
     // A newer connection of the device took over: the user is still connected.
     if (current && state.settings.updateUserUrl !== undefined) await notifyUser(socket, state, userRoom, 'last_disconnected', core);
   }
